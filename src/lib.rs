@@ -8,3 +8,11 @@
 #![forbid(unsafe_op_in_unsafe_fn)]
 
 pub mod decode;
+pub mod detect;
+pub mod engine;
+pub mod flow;
+pub mod output;
+pub mod rules;
+pub mod stream;
+pub mod time;
+pub mod verdict;
