@@ -80,6 +80,9 @@ struct LabArgs {
     /// Don't start the HTTP server in the server namespace.
     #[arg(long)]
     no_http: bool,
+    /// tun: portcullis routes IP packets; tap: it bridges Ethernet frames.
+    #[arg(long, value_enum, default_value = "tun")]
+    kind: DeviceKind,
     #[command(flatten)]
     engine: EngineArgs,
 }
@@ -281,7 +284,7 @@ fn lab_up(a: &LabArgs) -> Result<(), Box<dyn std::error::Error>> {
     if a.prefix.is_empty() || a.prefix.len() > 7 {
         return Err("--prefix must be 1 to 7 characters (device names are {prefix}-tun-c)".into());
     }
-    config::check_ifname(&format!("{}-tun-c", a.prefix))?;
+    config::check_ifname(&lab::sides(&a.prefix, a.kind)[0].dev)?;
     let dir = std::env::temp_dir().join(format!("portcullis-{}", a.prefix));
     let mut p = prepare(&a.engine, &dir.join("eve.json"), &[PathBuf::from("rules")])?;
     if !netns::is_root() {
@@ -289,7 +292,7 @@ fn lab_up(a: &LabArgs) -> Result<(), Box<dyn std::error::Error>> {
     }
     let rt = runtime()?;
     rt.block_on(async {
-        let mut lab = lab::Lab::up(&a.prefix, !a.no_http)?;
+        let mut lab = lab::Lab::up(&a.prefix, a.kind, !a.no_http)?;
         let devs = lab.devices.take().ok_or("lab has no devices")?;
         summary(&p, &devs);
         tracing::info!(

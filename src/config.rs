@@ -26,6 +26,8 @@ pub struct File {
     pub device: Vec<DeviceSpec>,
     pub flow: Option<FlowSection>,
     pub stream: Option<StreamSection>,
+    /// IPS: seconds to cut off a host whose packet was blocked (0: off).
+    pub isolate_secs: Option<u64>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, clap::ValueEnum)]
@@ -53,7 +55,7 @@ pub struct DeviceSpec {
     pub kind: DeviceKind,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
 pub enum DeviceKind {
     #[default]
@@ -174,6 +176,7 @@ pub fn load_rules(
 pub fn engine(file: &File, mode: Mode) -> EngineConfig {
     let mut cfg = EngineConfig {
         mode,
+        isolate_secs: file.isolate_secs.unwrap_or(0),
         ..EngineConfig::default()
     };
     if let Some(f) = &file.flow {

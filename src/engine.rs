@@ -42,6 +42,9 @@ pub struct EngineConfig {
     pub flow_events: bool,
     /// Put payload and packet bytes in alerts.
     pub alert_payload: bool,
+    /// IPS: after a block, drop everything from and to the offending
+    /// host for this many seconds (0: off).
+    pub isolate_secs: u64,
 }
 
 impl Default for EngineConfig {
@@ -53,6 +56,7 @@ impl Default for EngineConfig {
             stream: StreamConfig::default(),
             flow_events: false,
             alert_payload: true,
+            isolate_secs: 0,
         }
     }
 }
@@ -71,6 +75,8 @@ pub struct Stats {
     pub rejected: u64,
     pub injected: u64,
     pub fragments_uninspected: u64,
+    pub isolated_hosts: u64,
+    pub isolated_drops: u64,
 }
 
 /// Where a frame came from.
@@ -88,6 +94,7 @@ pub struct Engine {
     flows: FlowTable,
     mem: StreamMem,
     hits: Vec<RuleId>,
+    isolation: Isolation,
     pub stats: Stats,
     last_expire: Ts,
 }
@@ -101,6 +108,7 @@ impl Engine {
             flows,
             mem: StreamMem::default(),
             hits: Vec::with_capacity(16),
+            isolation: Isolation::default(),
             stats: Stats::default(),
             last_expire: Ts(0),
         }
@@ -188,6 +196,13 @@ impl Engine {
             return self.enforce(Verdict::Drop);
         }
 
+        // Isolation is checked before the flow table: an isolated host
+        // gets no new flows, and its old ones are cut too.
+        if self.isolation.contains(pkt, meta.ts) {
+            self.stats.isolated_drops += 1;
+            return Verdict::Drop;
+        }
+
         let (key, _) = FlowKey::of(pkt);
         let (cfg, mem) = (&self.cfg, &mut self.mem);
         let slot = match self.flows.lookup(key, pkt, meta.ts, &mut |f| {
@@ -250,6 +265,13 @@ impl Engine {
         let verdict = self.apply_hits(slot, pkt, dir, meta, out, events);
         if verdict == Verdict::Drop {
             self.flows.hold(slot);
+            if self.cfg.isolate_secs > 0 {
+                let until = Ts(meta.ts.0 + self.cfg.isolate_secs * 1_000_000);
+                if self.isolation.add(pkt.ip.src, until) {
+                    self.stats.isolated_hosts += 1;
+                    tracing::info!(host = %pkt.ip.src, secs = self.cfg.isolate_secs, "host isolated");
+                }
+            }
         }
         verdict
     }
@@ -335,6 +357,8 @@ impl Engine {
                 "rejected": s.rejected,
                 "injected": s.injected,
                 "fragments_uninspected": s.fragments_uninspected,
+                "isolated_hosts": s.isolated_hosts,
+                "isolated_drops": s.isolated_drops,
             },
             "stream": {
                 "bytes_held": self.mem.used,
@@ -522,4 +546,44 @@ fn flow_gone(
             state: flow.tcp.state.name(),
         }),
     })));
+}
+
+/// Hosts cut off after a block, each until a deadline. Capped: when
+/// full, the entry that would expire first makes room.
+#[derive(Debug, Default)]
+struct Isolation {
+    until: std::collections::HashMap<std::net::IpAddr, Ts>,
+}
+
+const ISOLATION_CAP: usize = 4096;
+
+impl Isolation {
+    fn contains(&mut self, pkt: &Packet<'_>, now: Ts) -> bool {
+        if self.until.is_empty() {
+            return false;
+        }
+        let mut hit = false;
+        for host in [pkt.ip.src, pkt.ip.dst] {
+            match self.until.get(&host) {
+                Some(&t) if t > now => hit = true,
+                Some(_) => {
+                    self.until.remove(&host);
+                    tracing::info!(%host, "host isolation ended");
+                }
+                None => {}
+            }
+        }
+        hit
+    }
+
+    /// Returns true when the host was not isolated before.
+    fn add(&mut self, host: std::net::IpAddr, until: Ts) -> bool {
+        if !self.until.contains_key(&host) && self.until.len() >= ISOLATION_CAP {
+            let first = self.until.iter().min_by_key(|(_, t)| **t).map(|(h, _)| *h);
+            if let Some(h) = first {
+                self.until.remove(&h);
+            }
+        }
+        self.until.insert(host, until).is_none()
+    }
 }
