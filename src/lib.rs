@@ -8,3 +8,5 @@
 #![forbid(unsafe_op_in_unsafe_fn)]
 
 pub mod decode;
+pub mod detect;
+pub mod rules;

@@ -1,0 +1,1 @@
+//! Compiled rules (placeholder until the detector lands).
