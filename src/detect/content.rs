@@ -38,7 +38,7 @@ pub struct Buf<'a> {
 
 #[derive(Debug)]
 pub enum Item {
-    Content(ContentMatcher),
+    Content(Box<ContentMatcher>),
     Pcre(pcre::Compiled),
 }
 
@@ -139,7 +139,7 @@ impl Chain {
         let items = matches
             .iter()
             .map(|m| match m {
-                Match::Content(c) => Ok(Item::Content(ContentMatcher::new(c.clone()))),
+                Match::Content(c) => Ok(Item::Content(Box::new(ContentMatcher::new(c.clone())))),
                 Match::Pcre(p) => pcre::Compiled::new(p).map(Item::Pcre),
             })
             .collect::<Result<Vec<_>, _>>()?;

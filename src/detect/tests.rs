@@ -379,3 +379,39 @@ fn fast_pattern_choice() {
     let r = rule(r#"alert tcp any any -> any any (content:!"longest"; content:"ab"; sid:1;)"#);
     assert_eq!(fast_pattern(&r), Some(&b"ab"[..]));
 }
+
+/// The loadable part of ET Open 2020 compiles, and a packet through it
+/// does not panic.
+#[test]
+fn et_open_2020_builds() {
+    let dir =
+        std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus/et-open-2020");
+    if !dir.is_dir() {
+        println!("skipped: {} is absent", dir.display());
+        return;
+    }
+    let classes = Classifications::load(&dir.join("classification.config")).unwrap();
+    let loaded = crate::rules::load(&[dir], &Vars::default(), &classes);
+    let total = loaded.rules.len();
+    let d = Detector::build(loaded.rules).unwrap();
+    let fallback = d.chains.iter().filter(|c| c.uses_fallback_regex()).count();
+    println!(
+        "ET Open 2020 detector: {} of {total} rules compiled, {} rejected, {fallback} pcre on fancy-regex",
+        d.len(),
+        d.rejected().len()
+    );
+    for e in d.rejected().iter().take(5) {
+        println!("  rejected: {e}");
+    }
+    assert!(d.len() > total / 2);
+    let f = ipv4(
+        CLIENT,
+        SERVER,
+        6,
+        64,
+        &tcp(40000, 80, tcp_flags::ACK, b"GET / HTTP/1.0\r\n"),
+    );
+    let _ = sids(&d, &f, true);
+    let mut st = DirState::default();
+    let _ = stream_step(&d, &mut st, b"GET / HTTP/1.0\r\n", b"GET / HTTP/1.0\r\n", 0);
+}
