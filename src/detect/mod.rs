@@ -282,7 +282,7 @@ impl Detector {
         };
         self.inspect_packet(packet_side, input, scratch, hits);
 
-        hits[first_hit..].sort_by_key(|id| {
+        hits[first_hit..].sort_unstable_by_key(|id| {
             let r = &self.rules[id.index()];
             (r.action().order(), r.priority, r.sid)
         });

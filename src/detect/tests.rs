@@ -415,3 +415,46 @@ fn et_open_2020_builds() {
     let mut st = DirState::default();
     let _ = stream_step(&d, &mut st, b"GET / HTTP/1.0\r\n", b"GET / HTTP/1.0\r\n", 0);
 }
+
+/// Pseudo-random payloads and stream cuts through rules with every
+/// chain feature: nothing may panic, whatever the bytes.
+#[test]
+fn random_payloads_do_not_panic() {
+    let d = detector(&[
+        r#"alert tcp any any -> any any (content:"ab"; content:"c"; distance:-3; within:4; sid:1;)"#,
+        r#"alert tcp any any -> any any (content:"a"; offset:3; depth:9; content:!"b"; distance:0; sid:2;)"#,
+        r#"alert tcp any any -> any any (content:"a"; nocase; endswith; sid:3;)"#,
+        r#"alert tcp any any -> any any (pcre:"/(a|b)+\1c/R"; sid:4;)"#,
+        r#"alert tcp any any -> any any (content:"b"; pcre:"/^a*$/R"; content:"a"; distance:-1; sid:5;)"#,
+        r#"alert tcp any any -> any any (content:!"zz"; sid:6;)"#,
+    ]);
+    let mut seed = 0x2545_f491_u32;
+    let mut next = move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 17;
+        seed ^= seed << 5;
+        seed
+    };
+    let mut st = DirState::default();
+    let mut window: Vec<u8> = Vec::new();
+    let mut start = 0u64;
+    for _ in 0..300 {
+        let len = (next() % 24) as usize;
+        let seg: Vec<u8> = (0..len)
+            .map(|_| b"abcAB\n"[(next() % 6) as usize])
+            .collect();
+        let f = ipv4(CLIENT, SERVER, 6, 64, &tcp(1, 2, tcp_flags::ACK, &seg));
+        let _ = sids(&d, &f, true);
+        if seg.is_empty() {
+            continue;
+        }
+        window.extend_from_slice(&seg);
+        // Slide the window now and then, as a stream would.
+        if window.len() > 40 {
+            let drop = window.len() - 20.max(seg.len());
+            window.drain(..drop);
+            start += drop as u64;
+        }
+        let _ = stream_step(&d, &mut st, &seg, &window, start);
+    }
+}

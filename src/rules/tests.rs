@@ -225,3 +225,31 @@ fn truncated_rules_do_not_panic() {
         }
     }
 }
+
+/// Byte-level mutations of real rules: parse or fail, never panic.
+#[test]
+fn mutated_rules_do_not_panic() {
+    let Some(dir) = et_open_dir() else { return };
+    let text = std::fs::read_to_string(dir.join("emerging-scan.rules")).unwrap();
+    let (v, c) = (Vars::default(), Classifications::default());
+    let mut seed = 0x9e37_79b9_u32;
+    let mut next = move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 17;
+        seed ^= seed << 5;
+        seed as usize
+    };
+    let alphabet = b"\\\";:|!,[]()$<>-/ 0aZ\xff";
+    for (_, rule) in logical_lines(&text).into_iter().take(100) {
+        for _ in 0..20 {
+            let mut bytes = rule.clone().into_bytes();
+            for _ in 0..3 {
+                let at = next() % bytes.len().max(1);
+                if let Some(b) = bytes.get_mut(at) {
+                    *b = alphabet[next() % alphabet.len()];
+                }
+            }
+            let _ = parse_rule(&String::from_utf8_lossy(&bytes), &v, &c);
+        }
+    }
+}
