@@ -8,7 +8,7 @@
 use std::collections::BTreeMap;
 
 use crate::decode::{self, tcp_flags, DecodeError, LinkType, Packet, L4};
-use crate::detect::{Detector, Input, RuleId, StreamView};
+use crate::detect::{Detector, Input, RuleId, Scratch, StreamView};
 use crate::flow::{tcp::seq, Dir, Flow, FlowAction, FlowKey, FlowTable, Lookup};
 use crate::output::eve::{self, AlertEvent, AlertInfo, Event, FlowCounters, Header};
 use crate::rules::Action;
@@ -94,6 +94,7 @@ pub struct Engine {
     flows: FlowTable,
     mem: StreamMem,
     hits: Vec<RuleId>,
+    scratch: Scratch,
     isolation: Isolation,
     pub stats: Stats,
     last_expire: Ts,
@@ -108,6 +109,7 @@ impl Engine {
             flows,
             mem: StreamMem::default(),
             hits: Vec::with_capacity(16),
+            scratch: Scratch::default(),
             isolation: Isolation::default(),
             stats: Stats::default(),
             last_expire: Ts(0),
@@ -259,7 +261,8 @@ impl Engine {
                 established,
                 stream,
             };
-            self.detector.inspect(&input, &mut d.detect, &mut self.hits);
+            self.detector
+                .inspect(&input, &mut d.detect, &mut self.scratch, &mut self.hits);
         }
 
         let verdict = self.apply_hits(slot, pkt, dir, meta, out, events);
@@ -294,21 +297,23 @@ impl Engine {
             let Some(flow) = self.flows.get_mut(slot) else {
                 break;
             };
-            let blocks = ips && matches!(rule.action, Action::Drop | Action::Reject);
-            match rule.action {
+            let action = rule.action();
+            let blocks = ips && matches!(action, Action::Drop | Action::Reject(_));
+            match action {
                 Action::Pass => {
                     // Pass sorts first: nothing after it applies.
                     flow.action = FlowAction::Pass;
                     break;
                 }
-                Action::Drop | Action::Reject if ips => {
+                Action::Drop | Action::Reject(_) if ips => {
                     flow.action = FlowAction::Drop;
                     verdict = Verdict::Drop;
                 }
                 _ => {}
             }
-            if rule.action == Action::Reject && ips && out.inject.is_empty() {
-                verdict::reject(pkt, &mut out.inject);
+            // One reject answer per packet, however many reject rules hit.
+            if let (Action::Reject(to), true, true) = (action, ips, out.inject.is_empty()) {
+                verdict::reject(pkt, to, &mut out.inject);
                 self.stats.rejected += 1;
             }
             flow.alerts += 1;
@@ -463,11 +468,11 @@ fn alert_event(
             gid: rule.gid,
             signature_id: rule.sid,
             rev: rule.rev,
-            signature: rule.msg.clone(),
-            category: rule.category.clone(),
-            severity: rule.priority,
+            signature: rule.msg().to_string(),
+            category: rule.category().unwrap_or_default().to_string(),
+            severity: rule.severity(),
         },
-        verdict: None,
+        verdict: Some(verdict_info(rule.action(), pkt, dir, blocked)),
         flow: counters(flow),
         payload: payload.map(eve::base64),
         payload_printable: payload.map(eve::printable),
@@ -487,6 +492,29 @@ fn alert_event(
             "wire"
         },
     }
+}
+
+/// EVE's `verdict`: what happened to the packet, and for reject rules
+/// whom the answer went to and what it was (logged in IDS mode too, as
+/// what IPS mode would have done).
+fn verdict_info(action: Action, pkt: &Packet<'_>, dir: Dir, blocked: bool) -> eve::VerdictInfo {
+    let mut v = eve::VerdictInfo {
+        action: if blocked { "drop" } else { "alert" },
+        reject_target: None,
+        reject: Vec::new(),
+    };
+    if let Action::Reject(to) = action {
+        let toward = verdict::reject_targets(pkt, to);
+        let (src, dst) = (dir.name_of_sender(), dir.name());
+        v.reject_target = match (toward.sender, toward.receiver) {
+            (true, true) => Some("both"),
+            (true, false) => Some(src),
+            (false, true) => Some(dst),
+            (false, false) => None,
+        };
+        v.reject.push(toward.kind);
+    }
+    v
 }
 
 /// A flow leaves the table: release its stream bytes, log it if asked.

@@ -80,8 +80,8 @@ pub struct AlertInfo {
 pub struct VerdictInfo {
     /// `alert`, `drop` or `pass`.
     pub action: &'static str,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub reject_target: Vec<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reject_target: Option<&'static str>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub reject: Vec<&'static str>,
 }
