@@ -71,7 +71,7 @@ cleanup() {
         for f in "$WORK"/*.log; do
             [[ -s $f ]] || continue
             echo "---- last lines of $(basename "$f")" >&2
-            tail -n 25 "$f" >&2
+            tail -n 25 "$f" | awk 1 >&2
         done
     fi
     if [[ ${KEEP_WORK:-0} == 1 ]]; then
@@ -91,7 +91,7 @@ kill_netns_pids() {
     local pids
     pids=$(ip netns pids "$1" 2>/dev/null)
     # shellcheck disable=SC2086 # one pid per word
-    [[ -z $pids ]] || kill -KILL $pids 2>/dev/null
+    [[ -z $pids ]] || kill -KILL $pids 2>/dev/null || true
 }
 
 # wait_for SECONDS WHAT CMD...: run CMD every 0.2 s until it succeeds.
@@ -132,11 +132,11 @@ bg_ns() {
 stop_bg() {
     local pid
     for pid in "${BG_PIDS[@]}"; do
-        kill "$pid" 2>/dev/null
+        kill "$pid" 2>/dev/null || true
     done
     for pid in "${BG_PIDS[@]}"; do
-        wait_for 5 "pid $pid to exit" pid_gone "$pid" || kill -KILL "$pid" 2>/dev/null
-        wait "$pid" 2>/dev/null
+        wait_for 5 "pid $pid to exit" pid_gone "$pid" || kill -KILL "$pid" 2>/dev/null || true
+        wait "$pid" 2>/dev/null || true
     done
     BG_PIDS=()
     return 0
@@ -148,8 +148,13 @@ pc_start() {
     [[ -z $PC_PID ]] || fail "portcullis already running"
     PC_N=$((PC_N + 1))
     PC_LOG=$WORK/portcullis.$PC_N.log
+    # Job control on while forking: a background job of a script would
+    # otherwise start with SIGINT ignored, unlike a program run in a
+    # terminal, where Ctrl-C reaches it.
+    set -m
     "$PORTCULLIS" "$@" >"$PC_LOG" 2>&1 &
     PC_PID=$!
+    set +m
 }
 
 # pc_stop: stop portcullis as Ctrl-C would (SIGINT) and wait for it to exit,
@@ -160,9 +165,9 @@ pc_stop() {
     PC_RC=""
     [[ -n $PC_PID ]] || return 0
     stop_bg
-    kill -INT "$PC_PID" 2>/dev/null
+    kill -INT "$PC_PID" 2>/dev/null || true
     if ! wait_for 20 "portcullis to exit after SIGINT" pid_gone "$PC_PID"; then
-        kill -KILL "$PC_PID" 2>/dev/null
+        kill -KILL "$PC_PID" 2>/dev/null || true
     fi
     PC_RC=0
     wait "$PC_PID" 2>/dev/null || PC_RC=$?
