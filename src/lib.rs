@@ -7,4 +7,17 @@
 //! steps together without doing any I/O of its own.
 #![forbid(unsafe_op_in_unsafe_fn)]
 
+pub mod cli;
+pub mod config;
 pub mod decode;
+pub mod detect;
+pub mod dev;
+pub mod engine;
+pub mod flow;
+pub mod lab;
+pub mod live;
+pub mod output;
+pub mod rules;
+pub mod stream;
+pub mod time;
+pub mod verdict;

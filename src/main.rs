@@ -1,3 +1,3 @@
-fn main() {
-    println!("portcullis");
+fn main() -> std::process::ExitCode {
+    portcullis::cli::main()
 }

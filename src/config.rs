@@ -1,0 +1,264 @@
+//! Configuration: a TOML file, overridden by command-line flags, checked
+//! in full before any device or namespace is touched.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::engine::{EngineConfig, Mode};
+use crate::rules::{self, Classifications, Loaded, Vars};
+
+/// The file as written. Unknown keys are refused, so a typo is an error
+/// rather than a silently ignored setting.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct File {
+    pub mode: Option<ModeName>,
+    #[serde(default)]
+    pub rules: Vec<PathBuf>,
+    pub eve_log: Option<PathBuf>,
+    pub classification: Option<PathBuf>,
+    #[serde(default)]
+    pub vars: BTreeMap<String, String>,
+    #[serde(default)]
+    pub device: Vec<DeviceSpec>,
+    pub flow: Option<FlowSection>,
+    pub stream: Option<StreamSection>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum ModeName {
+    Ids,
+    Ips,
+}
+
+impl From<ModeName> for Mode {
+    fn from(m: ModeName) -> Mode {
+        match m {
+            ModeName::Ids => Mode::Ids,
+            ModeName::Ips => Mode::Ips,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeviceSpec {
+    pub name: String,
+    pub netns: Option<String>,
+    #[serde(default)]
+    pub kind: DeviceKind,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DeviceKind {
+    #[default]
+    Tun,
+    Tap,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct FlowSection {
+    /// Most flows tracked at once.
+    pub cap: Option<usize>,
+    pub timeout_new: Option<u64>,
+    pub timeout_established: Option<u64>,
+    pub timeout_closed: Option<u64>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct StreamSection {
+    /// Stream bytes inspected per direction (0: no limit).
+    pub depth: Option<u64>,
+    /// Bytes kept per direction for detection to read back.
+    pub window: Option<usize>,
+    /// Bytes held by all streams together.
+    pub memcap: Option<usize>,
+}
+
+/// A configuration problem, reported before anything is started.
+#[derive(Debug)]
+pub struct ConfigError(pub String);
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+pub fn read(path: &Path) -> Result<File, ConfigError> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| ConfigError(format!("{}: {e}", path.display())))?;
+    toml::from_str(&text).map_err(|e| ConfigError(format!("{}: {e}", path.display())))
+}
+
+/// Parses `NAME=VALUE`.
+pub fn parse_kv(s: &str) -> Result<(String, String), String> {
+    match s.split_once('=') {
+        Some((k, v)) if !k.trim().is_empty() => Ok((k.trim().to_string(), v.trim().to_string())),
+        _ => Err(format!("expected NAME=VALUE, got '{s}'")),
+    }
+}
+
+/// Variables: Suricata's defaults, then the file's, then `--var`s.
+pub fn vars(file: &File, cli: &[(String, String)]) -> Result<Vars, ConfigError> {
+    let mut vars = Vars::default();
+    for (k, v) in file.vars.iter().chain(cli.iter().map(|(k, v)| (k, v))) {
+        vars.set(k, v)
+            .map_err(|e| ConfigError(format!("variable {k}: {e}")))?;
+    }
+    Ok(vars)
+}
+
+/// The classification file: given, or `classification.config` beside
+/// the first rules path, or the built-in table.
+pub fn classifications(
+    given: Option<&Path>,
+    rules: &[PathBuf],
+) -> Result<Classifications, ConfigError> {
+    let found = given.map(Path::to_path_buf).or_else(|| {
+        let first = rules.first()?;
+        let dir = if first.is_dir() {
+            first.clone()
+        } else {
+            first.parent()?.to_path_buf()
+        };
+        let c = dir.join("classification.config");
+        c.exists().then_some(c)
+    });
+    match found {
+        Some(p) => {
+            Classifications::load(&p).map_err(|e| ConfigError(format!("{}: {e}", p.display())))
+        }
+        None => Ok(Classifications::default()),
+    }
+}
+
+/// Loads rules, printing each failure; refuses when none loaded.
+pub fn load_rules(
+    paths: &[PathBuf],
+    vars: &Vars,
+    classes: &Classifications,
+) -> Result<Loaded, ConfigError> {
+    if paths.is_empty() {
+        return Err(ConfigError(
+            "no rules given (--rules or `rules` in the config)".into(),
+        ));
+    }
+    let loaded = rules::load(paths, vars, classes);
+    for (p, e) in &loaded.unreadable {
+        eprintln!("{}: {e}", p.display());
+    }
+    for e in &loaded.errors {
+        eprintln!("{e}");
+    }
+    if loaded.rules.is_empty() {
+        return Err(ConfigError(format!(
+            "no rule loaded ({} failed, {} files unreadable)",
+            loaded.errors.len(),
+            loaded.unreadable.len()
+        )));
+    }
+    Ok(loaded)
+}
+
+/// Engine settings from the file's sections.
+pub fn engine(file: &File, mode: Mode) -> EngineConfig {
+    let mut cfg = EngineConfig {
+        mode,
+        ..EngineConfig::default()
+    };
+    if let Some(f) = &file.flow {
+        if let Some(c) = f.cap {
+            cfg.flow_cap = c;
+        }
+        if let Some(t) = f.timeout_new {
+            cfg.timeouts.new = t;
+        }
+        if let Some(t) = f.timeout_established {
+            cfg.timeouts.established = t;
+        }
+        if let Some(t) = f.timeout_closed {
+            cfg.timeouts.closed = t;
+        }
+    }
+    if let Some(s) = &file.stream {
+        if let Some(d) = s.depth {
+            cfg.stream.depth = d;
+        }
+        if let Some(w) = s.window {
+            cfg.stream.window = w;
+        }
+        if let Some(m) = s.memcap {
+            cfg.stream.memcap = m;
+        }
+    }
+    cfg
+}
+
+/// Device names the kernel accepts: 1 to 15 bytes, no '/' or whitespace.
+pub fn check_ifname(name: &str) -> Result<(), ConfigError> {
+    if name.is_empty() || name.len() > 15 || name.contains(['/', ' ', '\t', '\n']) {
+        return Err(ConfigError(format!(
+            "device name '{name}' is not a valid interface name (1-15 bytes, no '/' or spaces)"
+        )));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unknown_keys_are_refused() {
+        let e = toml::from_str::<File>("mode = \"ips\"\nmoed = 1\n");
+        assert!(e.is_err());
+        let e = toml::from_str::<File>("mode = \"ipz\"\n");
+        assert!(e.is_err());
+    }
+
+    #[test]
+    fn full_file_parses() {
+        let f: File = toml::from_str(
+            r#"
+            mode = "ids"
+            rules = ["rules/"]
+            eve-log = "/tmp/eve.json"
+            [vars]
+            HOME_NET = "[198.18.0.0/15]"
+            [[device]]
+            name = "pc-tun-c"
+            netns = "pc-client"
+            [[device]]
+            name = "pc-tun-s"
+            kind = "tun"
+            [flow]
+            cap = 100
+            [stream]
+            depth = 0
+            "#,
+        )
+        .expect("valid config");
+        assert_eq!(f.mode, Some(ModeName::Ids));
+        assert_eq!(f.device.len(), 2);
+        let e = engine(&f, Mode::Ids);
+        assert_eq!((e.flow_cap, e.stream.depth), (100, 0));
+    }
+
+    #[test]
+    fn kv_and_ifname() {
+        assert_eq!(parse_kv("A=b c").ok(), Some(("A".into(), "b c".into())));
+        assert!(parse_kv("novalue").is_err());
+        assert!(check_ifname("pc-tun-c").is_ok());
+        assert!(check_ifname("a-name-that-is-too-long").is_err());
+    }
+}
