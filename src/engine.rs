@@ -115,7 +115,13 @@ impl Engine {
     }
 
     /// Inspects one frame. `out` is cleared first; `events` is appended to.
-    pub fn process(&mut self, frame: &[u8], meta: Meta, out: &mut Actions, events: &mut Vec<Event>) {
+    pub fn process(
+        &mut self,
+        frame: &[u8],
+        meta: Meta,
+        out: &mut Actions,
+        events: &mut Vec<Event>,
+    ) {
         out.clear();
         self.stats.packets += 1;
         self.stats.bytes += frame.len() as u64;
@@ -135,7 +141,8 @@ impl Engine {
     /// events if enabled.
     pub fn finish(&mut self, now: Ts, events: &mut Vec<Event>) {
         let (cfg, mem) = (&self.cfg, &mut self.mem);
-        self.flows.drain(&mut |f| flow_gone(cfg, mem, f, now, "shutdown", events));
+        self.flows
+            .drain(&mut |f| flow_gone(cfg, mem, f, now, "shutdown", events));
     }
 
     /// Expires idle flows; the live loop calls this on a timer.

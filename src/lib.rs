@@ -9,6 +9,7 @@
 
 pub mod decode;
 pub mod detect;
+pub mod dev;
 pub mod engine;
 pub mod flow;
 pub mod output;

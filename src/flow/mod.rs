@@ -148,7 +148,12 @@ impl Flow {
         // A SYN-ACK as the first packet seen means its receiver opened
         // the connection (we joined after the SYN).
         let client = match pkt.tcp() {
-            Some(t) if t.flags & (tcp_flags::SYN | tcp_flags::ACK) == tcp_flags::SYN | tcp_flags::ACK => dst,
+            Some(t)
+                if t.flags & (tcp_flags::SYN | tcp_flags::ACK)
+                    == tcp_flags::SYN | tcp_flags::ACK =>
+            {
+                dst
+            }
             _ => src,
         };
         Flow {

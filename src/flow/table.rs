@@ -52,7 +52,10 @@ struct Slot {
 pub enum Lookup {
     Existing(u32),
     /// Created for this packet; `evicted` tells whether a flow had to go.
-    New { slot: u32, evicted: bool },
+    New {
+        slot: u32,
+        evicted: bool,
+    },
     /// At capacity with nothing evictable.
     Full,
 }
@@ -274,7 +277,9 @@ mod tests {
 
     /// IPv4 + UDP from 198.18.0.2:`sport` to 198.18.1.2:53, no payload.
     fn udp(sport: u16) -> Vec<u8> {
-        let mut p = vec![0x45, 0, 0, 28, 0, 0, 0, 0, 64, 17, 0, 0, 198, 18, 0, 2, 198, 18, 1, 2];
+        let mut p = vec![
+            0x45, 0, 0, 28, 0, 0, 0, 0, 64, 17, 0, 0, 198, 18, 0, 2, 198, 18, 1, 2,
+        ];
         p.extend_from_slice(&sport.to_be_bytes());
         p.extend_from_slice(&[0, 53, 0, 8, 0, 0]);
         p

@@ -198,7 +198,11 @@ mod tests {
         let mut t = TcpTrack::default();
         let isn = u32::MAX - 2;
         t.update(Dir::ToServer, &seg(F::SYN, isn, 0), 0);
-        t.update(Dir::ToClient, &seg(F::SYN | F::ACK, 7, isn.wrapping_add(1)), 0);
+        t.update(
+            Dir::ToClient,
+            &seg(F::SYN | F::ACK, 7, isn.wrapping_add(1)),
+            0,
+        );
         t.update(Dir::ToServer, &seg(F::ACK, isn.wrapping_add(1), 8), 0);
         assert!(t.established());
         t.update(Dir::ToServer, &seg(F::ACK, isn.wrapping_add(1), 8), 10);

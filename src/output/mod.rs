@@ -2,4 +2,4 @@
 
 pub mod eve;
 
-pub use eve::{AlertEvent, Event, EveWriter, FlowEvent, StatsEvent};
+pub use eve::{AlertEvent, EveWriter, Event, FlowEvent, StatsEvent};

@@ -223,8 +223,14 @@ mod tests {
     #[test]
     fn in_order_segments_concatenate() {
         let (mut d, c, mut m) = dir(1000);
-        assert_eq!(d.add(&c, &mut m, seq(1000), b"GET /et"), Added::Data { new_from: 0 });
-        assert_eq!(d.add(&c, &mut m, seq(1007), b"c/passwd"), Added::Data { new_from: 7 });
+        assert_eq!(
+            d.add(&c, &mut m, seq(1000), b"GET /et"),
+            Added::Data { new_from: 0 }
+        );
+        assert_eq!(
+            d.add(&c, &mut m, seq(1007), b"c/passwd"),
+            Added::Data { new_from: 7 }
+        );
         assert_eq!(d.window(), b"GET /etc/passwd");
         assert_eq!(m.used, 15);
     }
@@ -234,7 +240,10 @@ mod tests {
         let (mut d, c, mut m) = dir(0);
         d.add(&c, &mut m, seq(0), b"abcd");
         assert_eq!(d.add(&c, &mut m, seq(0), b"abcd"), Added::Nothing);
-        assert_eq!(d.add(&c, &mut m, seq(2), b"cdef"), Added::Data { new_from: 4 });
+        assert_eq!(
+            d.add(&c, &mut m, seq(2), b"cdef"),
+            Added::Data { new_from: 4 }
+        );
         assert_eq!(d.window(), b"abcdef");
     }
 
@@ -243,7 +252,10 @@ mod tests {
         let (mut d, c, mut m) = dir(10);
         assert_eq!(d.add(&c, &mut m, seq(13), b"def"), Added::Nothing);
         assert_eq!(d.gaps, 1);
-        assert_eq!(d.add(&c, &mut m, seq(10), b"abc"), Added::Data { new_from: 0 });
+        assert_eq!(
+            d.add(&c, &mut m, seq(10), b"abc"),
+            Added::Data { new_from: 0 }
+        );
         assert_eq!(d.window(), b"abcdef");
         assert_eq!(m.used, 6);
     }
@@ -252,7 +264,10 @@ mod tests {
     fn wraps_at_two_to_the_32() {
         let (mut d, c, mut m) = dir(u32::MAX - 1);
         d.add(&c, &mut m, seq(u32::MAX - 1), b"ab");
-        assert_eq!(d.add(&c, &mut m, seq(0), b"cd"), Added::Data { new_from: 2 });
+        assert_eq!(
+            d.add(&c, &mut m, seq(0), b"cd"),
+            Added::Data { new_from: 2 }
+        );
         assert_eq!(d.window(), b"abcd");
     }
 

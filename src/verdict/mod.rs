@@ -71,14 +71,20 @@ pub fn reject(pkt: &Packet<'_>, out: &mut Vec<Inject>) -> usize {
                 (0, Some(t.seq.wrapping_add(len as u32)))
             };
             if let Some(b) = tcp_rst(pkt, true, t.dst_port, t.src_port, seq, ack) {
-                out.push(Inject { toward: Toward::Sender, bytes: b });
+                out.push(Inject {
+                    toward: Toward::Sender,
+                    bytes: b,
+                });
             }
             // To the receiver, as if from the sender: the dropped segment
             // never arrived, so its own sequence number is the receiver's
             // next expected one.
             if t.flags & F::ACK != 0 {
                 if let Some(b) = tcp_rst(pkt, false, t.src_port, t.dst_port, t.seq, Some(t.ack)) {
-                    out.push(Inject { toward: Toward::Receiver, bytes: b });
+                    out.push(Inject {
+                        toward: Toward::Receiver,
+                        bytes: b,
+                    });
                 }
             }
         }
@@ -87,7 +93,10 @@ pub fn reject(pkt: &Packet<'_>, out: &mut Vec<Inject>) -> usize {
         L4::Icmp(i) if is_icmp_error(i.v6, i.icmp_type) => {}
         _ => {
             if let Some(b) = icmp_prohibited(pkt) {
-                out.push(Inject { toward: Toward::Sender, bytes: b });
+                out.push(Inject {
+                    toward: Toward::Sender,
+                    bytes: b,
+                });
             }
         }
     }
@@ -110,7 +119,10 @@ fn ip_step(pkt: &Packet<'_>, back: bool) -> Option<PacketBuilderStep<etherparse:
     } else {
         (pkt.ip.src, pkt.ip.dst)
     };
-    let link = pkt.link.macs.map(|(s, d)| if back { (d, s) } else { (s, d) });
+    let link = pkt
+        .link
+        .macs
+        .map(|(s, d)| if back { (d, s) } else { (s, d) });
     Some(match (src, dst, link) {
         (IpAddr::V4(s), IpAddr::V4(d), None) => PacketBuilder::ipv4(s.octets(), d.octets(), TTL),
         (IpAddr::V6(s), IpAddr::V6(d), None) => PacketBuilder::ipv6(s.octets(), d.octets(), TTL),
@@ -196,7 +208,10 @@ mod tests {
         let to_receiver = decode(&out[1].bytes, LinkType::Raw).expect("rst");
         let t = to_receiver.tcp().expect("tcp");
         assert_eq!(to_receiver.ip.dst, pkt.ip.dst);
-        assert_eq!((t.src_port, t.dst_port, t.seq, t.ack), (40000, 80, 1000, 5000));
+        assert_eq!(
+            (t.src_port, t.dst_port, t.seq, t.ack),
+            (40000, 80, 1000, 5000)
+        );
     }
 
     #[test]
