@@ -13,6 +13,7 @@ pub mod dev;
 pub mod engine;
 pub mod flow;
 pub mod output;
+pub mod replay;
 pub mod rules;
 pub mod stream;
 pub mod time;

@@ -48,6 +48,10 @@ pub const MAX_RECORD: usize = 16 << 20;
 
 const PCAP_US: u32 = 0xa1b2_c3d4;
 const PCAP_NS: u32 = 0xa1b2_3c4d;
+/// libpcap's largest snapshot length for most link types; a record
+/// larger than both this and the file's snaplen is refused, as libpcap
+/// does.
+const PCAP_MAX_SNAPLEN: usize = 256 * 1024;
 /// Alexey Kuznetzov's patched libpcap: 8 more bytes per record header.
 const PCAP_MODIFIED: u32 = 0xa1b2_cd34;
 
@@ -136,6 +140,9 @@ enum Format {
         nanos: bool,
         /// Record header length: 16, or 24 for the modified format.
         header: usize,
+        /// The larger of the header's snapshot length and
+        /// [`PCAP_MAX_SNAPLEN`]: no record may capture more.
+        max_caplen: usize,
         link: Link,
     },
     Ng {
@@ -286,6 +293,7 @@ impl<R: Read> CaptureReader<R> {
         };
         // The low 16 bits are the link type; the high bits may carry
         // FCS information we have no use for.
+        let snaplen = order.u32(&rest, 12).unwrap_or(0) as usize;
         let linktype = order.u32(&rest, 16).unwrap_or(0) & 0xffff;
         let link = LinkType::from_pcap(linktype).ok_or(linktype);
         if link.is_err() {
@@ -295,6 +303,7 @@ impl<R: Read> CaptureReader<R> {
             order,
             nanos: magic == PCAP_NS,
             header: if magic == PCAP_MODIFIED { 24 } else { 16 },
+            max_caplen: snaplen.clamp(PCAP_MAX_SNAPLEN, MAX_RECORD),
             link,
         };
         Ok(())
@@ -307,6 +316,7 @@ impl<R: Read> CaptureReader<R> {
             order,
             nanos,
             header,
+            max_caplen,
             link,
         } = self.format
         else {
@@ -325,7 +335,14 @@ impl<R: Read> CaptureReader<R> {
             }
             let field = |at| order.u32(hdr, at).unwrap_or(0);
             let (secs, frac, caplen, orig_len) = (field(0), field(4), field(8), field(12));
-            let caplen = self.check_len(caplen as usize, "captured length")?;
+            // libpcap refuses such a record too: the length field is
+            // garbage, and what follows cannot be trusted to be records.
+            let caplen = caplen as usize;
+            if caplen > max_caplen {
+                let msg =
+                    format!("captured length {caplen} over the {max_caplen}-byte snapshot length");
+                return Err(self.corrupt(self.next_no(), msg));
+            }
             self.fill(caplen, "packet data")?;
             self.records += 1;
 
@@ -869,7 +886,11 @@ mod tests {
         assert!(pkts.is_empty());
         let err = err.expect("an error");
         assert!(!err.is_truncated());
-        assert!(err.to_string().contains("over the"), "{err}");
+        assert_eq!(
+            err.to_string(),
+            "t: packet 1: captured length 4294967295 over the 262144-byte \
+             snapshot length (record at byte 24)"
+        );
     }
 
     #[test]
