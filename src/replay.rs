@@ -506,6 +506,51 @@ mod tests {
         std::fs::write(path, file).expect("pcap written");
     }
 
+    /// The same packets as [`write_pcap`], as big-endian pcapng with
+    /// nanosecond timestamps and a name-resolution block to skip.
+    fn write_pcapng(path: &Path, frames: &[Vec<u8>]) {
+        fn block(out: &mut Vec<u8>, ty: u32, body: &[u8]) {
+            let pad = body.len().next_multiple_of(4) - body.len();
+            let len = (12 + body.len() + pad) as u32;
+            out.extend_from_slice(&ty.to_be_bytes());
+            out.extend_from_slice(&len.to_be_bytes());
+            out.extend_from_slice(body);
+            out.extend_from_slice(&[0; 3][..pad]);
+            out.extend_from_slice(&len.to_be_bytes());
+        }
+        let mut file = Vec::new();
+        let shb = [
+            0x1a2b_3c4du32.to_be_bytes(),
+            [0, 1, 0, 0],
+            [0xff; 4],
+            [0xff; 4],
+        ];
+        block(&mut file, 0x0a0d_0d0a, &shb.concat());
+        let idb = [
+            [0, 1, 0, 0], // Ethernet, reserved
+            [0, 0, 0, 0], // snaplen 0
+            [0, 9, 0, 1], // if_tsresol, length 1:
+            [9, 0, 0, 0], // 10^-9, padding
+            [0, 0, 0, 0], // opt_endofopt
+        ];
+        block(&mut file, 1, &idb.concat());
+        block(&mut file, 4, &[0, 0, 0, 0]); // name resolution: end
+        for (i, f) in frames.iter().enumerate() {
+            // 1 ms apart, as in the pcap.
+            let ns = 1_700_000_000 * 1_000_000_000 + i as u64 * 1_000_000;
+            let len = (f.len() as u32).to_be_bytes();
+            let mut epb = vec![0; 4]; // interface 0
+            epb.extend_from_slice(&((ns >> 32) as u32).to_be_bytes());
+            epb.extend_from_slice(&(ns as u32).to_be_bytes());
+            epb.extend_from_slice(&len);
+            epb.extend_from_slice(&len);
+            epb.extend_from_slice(f);
+            epb.resize(epb.len().next_multiple_of(4), 0);
+            block(&mut file, 6, &epb);
+        }
+        std::fs::write(path, file).expect("pcapng written");
+    }
+
     /// A replay without rules: runs whatever `rules::load` is.
     fn replay_plain(opts: &ReplayOpts) -> Result<ReplayReport, ReplayError> {
         let (cfg, _) = engine_config(opts)?;
@@ -543,6 +588,21 @@ mod tests {
         let last = "2023-11-14T22:13:20.005000+0000";
         assert!(lines.iter().all(|l| l["timestamp"] == last), "{text}");
         assert_eq!(lines[2]["stats"]["decoder"]["pkts"], 6);
+    }
+
+    #[test]
+    fn pcap_and_pcapng_of_the_same_packets_log_the_same() {
+        let dir = Scratch::new("formats");
+        write_pcap(&dir.path("c.pcap"), &conversation());
+        write_pcapng(&dir.path("c.pcapng"), &conversation());
+        let mut eves = Vec::new();
+        for name in ["c.pcap", "c.pcapng"] {
+            let opts = ReplayOpts::new(dir.path(name), Vec::new(), dir.path("eve.json"));
+            let report = replay_plain(&opts).expect("replay");
+            assert_eq!(report.packets, 6, "{name}");
+            eves.push(std::fs::read(&opts.eve_log).expect("eve"));
+        }
+        assert_eq!(eves[0], eves[1]);
     }
 
     /// With a real rule loader, alerts come out identical too. The
