@@ -6,6 +6,8 @@
 //! Nothing that reaches the log reads a clock, so the same capture,
 //! rules and options give byte-identical output. The one wall-clock
 //! reading is [`ReplayReport::elapsed`], for the throughput line.
+//! Packets the engine would inject (IPS rejects) are counted in its
+//! stats and go nowhere: there is no wire to put them on.
 //!
 //! Failure is reserved for a replay that cannot start: no rule loaded,
 //! the capture cannot be opened or is not a capture, the options are
