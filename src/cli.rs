@@ -32,6 +32,24 @@ enum Cmd {
     Lab(LabCmd),
     /// Parse rule files and report every rule that does not load.
     CheckRules(CheckArgs),
+    /// Run a capture (pcap or pcapng, `-` for stdin) through the engine.
+    Replay(ReplayArgs),
+}
+
+#[derive(Args)]
+struct ReplayArgs {
+    pcap: PathBuf,
+    #[command(flatten)]
+    engine: EngineArgs,
+    /// Suricata setting, e.g. stream.midstream=true (repeatable).
+    #[arg(long = "set", value_parser = config::parse_kv)]
+    sets: Vec<(String, String)>,
+    /// Don't validate checksums (captures taken with checksum offload).
+    #[arg(long)]
+    no_checksum_checks: bool,
+    /// Suricata threshold.config.
+    #[arg(long)]
+    threshold_file: Option<PathBuf>,
 }
 
 #[derive(Subcommand)]
@@ -102,6 +120,7 @@ pub fn main() -> ExitCode {
     match cli.cmd {
         Cmd::CheckRules(a) => check_rules(&a),
         Cmd::Run(a) => report(run(&a.engine)),
+        Cmd::Replay(a) => report(replay(&a)),
         Cmd::Lab(LabCmd::Up(a)) => report(lab_up(&a)),
         Cmd::Lab(LabCmd::Down { prefix }) => {
             if lab::down(&prefix) {
@@ -278,6 +297,51 @@ fn devices(specs: &[DeviceSpec]) -> Result<[DeviceSpec; 2], ConfigError> {
 
 fn open(d: &DeviceSpec) -> std::io::Result<tun::Device> {
     tun::open(&d.name, d.netns.as_deref(), d.kind, false)
+}
+
+fn replay(a: &ReplayArgs) -> Result<(), Box<dyn std::error::Error>> {
+    let e = &a.engine;
+    let file = match &e.config {
+        Some(p) => config::read(p)?,
+        None => config::File::default(),
+    };
+    let rules = if e.rules.is_empty() {
+        file.rules.clone()
+    } else {
+        e.rules.clone()
+    };
+    let eve_log = e
+        .eve_log
+        .clone()
+        .or_else(|| file.eve_log.clone())
+        .ok_or("replay needs --eve-log FILE (or eve-log in the config)")?;
+    let mut opts = crate::replay::ReplayOpts::new(&a.pcap, rules, eve_log);
+    opts.mode = e.mode.or(file.mode).unwrap_or(ModeName::Ids).into();
+    opts.vars = file
+        .vars
+        .clone()
+        .into_iter()
+        .chain(e.vars.iter().cloned())
+        .collect();
+    opts.sets = a.sets.clone();
+    opts.checksums = !a.no_checksum_checks;
+    opts.threshold_file = a.threshold_file.clone();
+    opts.classification = e.classification.clone().or(file.classification.clone());
+    let r = crate::replay::run(&opts)?;
+    eprintln!(
+        "replayed {} packets ({} bytes) in {:.3} s: {:.1} Mbit/s, {:.0} packets/s; {} alerts, {} dropped",
+        r.packets,
+        r.bytes,
+        r.elapsed.as_secs_f64(),
+        r.mbit_per_sec(),
+        r.packets_per_sec(),
+        r.alerts,
+        r.dropped
+    );
+    if let Some(err) = &r.capture_error {
+        eprintln!("portcullis: {err} (packets before it were replayed)");
+    }
+    Ok(())
 }
 
 fn lab_up(a: &LabArgs) -> Result<(), Box<dyn std::error::Error>> {
