@@ -45,6 +45,9 @@ pub struct EngineConfig {
     /// IPS: after a block, drop everything from and to the offending
     /// host for this many seconds (0: off).
     pub isolate_secs: u64,
+    /// Validate IP, TCP, UDP and ICMP checksums. Captures taken where
+    /// the NIC computes checksums carry wrong ones: turn this off there.
+    pub checksums: bool,
 }
 
 impl Default for EngineConfig {
@@ -57,6 +60,7 @@ impl Default for EngineConfig {
             flow_events: false,
             alert_payload: true,
             isolate_secs: 0,
+            checksums: true,
         }
     }
 }
@@ -67,6 +71,7 @@ pub struct Stats {
     pub packets: u64,
     pub bytes: u64,
     pub decoder_errors: BTreeMap<&'static str, u64>,
+    pub invalid_checksums: BTreeMap<&'static str, u64>,
     pub flows: u64,
     pub flows_evicted: u64,
     pub flow_table_full: u64,
@@ -198,6 +203,23 @@ impl Engine {
             return self.enforce(Verdict::Drop);
         }
 
+        // A receiver discards a packet whose checksum is wrong, so it
+        // must not feed the stream or raise alerts (an insertion attack
+        // would otherwise show the IPS bytes the target never accepts).
+        if self.cfg.checksums {
+            if let Err(bad) = decode::checksum::verify(pkt) {
+                *self
+                    .stats
+                    .invalid_checksums
+                    .entry(bad.counter())
+                    .or_default() += 1;
+                return self.enforce(Verdict::Drop);
+            }
+        }
+        if let Some(e) = pkt.anomaly {
+            *self.stats.decoder_errors.entry(e.event()).or_default() += 1;
+        }
+
         // Isolation is checked before the flow table: an isolated host
         // gets no new flows, and its old ones are cut too.
         if self.isolation.contains(pkt, meta.ts) {
@@ -242,10 +264,12 @@ impl Engine {
             FlowAction::Inspect => {}
         }
 
+        // Suricata's `established` for a packet is the state before it:
+        // the ACK that completes the handshake is not yet established.
+        let established = flow.established();
         let added = track(&self.cfg.stream, &mut self.mem, flow, dir, pkt);
         self.hits.clear();
         {
-            let established = flow.established();
             let d = &mut flow.dirs[dir.index()];
             let stream = match added {
                 Some(new_from) => Some(StreamView {
@@ -265,7 +289,12 @@ impl Engine {
                 .inspect(&input, &mut d.detect, &mut self.scratch, &mut self.hits);
         }
 
-        let verdict = self.apply_hits(slot, pkt, dir, meta, out, events);
+        let mut verdict = self.apply_hits(slot, pkt, dir, meta, out, events);
+        // A malformed packet was inspected at the IP layer; IPS mode
+        // still refuses to forward it.
+        if pkt.anomaly.is_some() {
+            verdict = self.enforce(Verdict::Drop);
+        }
         if verdict == Verdict::Drop {
             self.flows.hold(slot);
             if self.cfg.isolate_secs > 0 {
@@ -348,6 +377,7 @@ impl Engine {
                 "bytes": s.bytes,
                 "invalid": s.decoder_errors.values().sum::<u64>(),
                 "errors": s.decoder_errors,
+                "invalid_checksums": s.invalid_checksums,
             },
             "flow": {
                 "total": s.flows,

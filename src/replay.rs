@@ -42,8 +42,7 @@ pub struct ReplayOpts {
     pub vars: Vec<(String, String)>,
     /// `--set KEY=VALUE`, in Suricata's key names (see [`engine_config`]).
     pub sets: Vec<(String, String)>,
-    /// Validate checksums. Not applied yet: packets are inspected
-    /// whatever their checksums say, as with Suricata's `-k none`.
+    /// Validate checksums; `false` is Suricata's `-k none`.
     pub checksums: bool,
     /// Not applied yet (thresholds are another issue).
     pub threshold_file: Option<PathBuf>,
@@ -151,7 +150,7 @@ impl std::error::Error for ReplayError {
 /// part-way are not errors (both are printed and counted).
 pub fn run(opts: &ReplayOpts) -> Result<ReplayReport, ReplayError> {
     let (cfg, settings) = engine_config(opts)?;
-    warn_unapplied(opts, &settings);
+    warn_unapplied(&settings);
     let (detector, rule_errors) = load_detector(opts, settings.classification.as_deref())?;
     let mut report = replay(opts, cfg, detector)?;
     report.rule_errors = rule_errors;
@@ -190,6 +189,7 @@ pub fn engine_config(opts: &ReplayOpts) -> Result<(EngineConfig, Settings), Repl
     let mut cfg = EngineConfig {
         mode: opts.mode,
         flow_events: true,
+        checksums: opts.checksums,
         ..Default::default()
     };
     let mut settings = Settings {
@@ -235,10 +235,7 @@ pub fn engine_config(opts: &ReplayOpts) -> Result<(EngineConfig, Settings), Repl
 }
 
 /// Warns once about each option that is accepted but has no effect yet.
-fn warn_unapplied(opts: &ReplayOpts, settings: &Settings) {
-    if opts.checksums {
-        tracing::warn!("checksum validation is not implemented yet: packets are inspected as is");
-    }
+fn warn_unapplied(settings: &Settings) {
     if let Some(path) = &settings.threshold_file {
         tracing::warn!(path = %path.display(), "threshold file not applied yet");
     }
