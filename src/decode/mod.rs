@@ -218,7 +218,7 @@ fn decapsulate(pkt: Packet<'_>) -> Packet<'_> {
         return pkt;
     };
     // Version 0 only; C, K and S each add four bytes.
-    if gre.get(1).is_none_or(|v| v & 0x07 != 0) {
+    if gre.get(1).map_or(true, |v| v & 0x07 != 0) {
         return pkt;
     }
     let len = 4 + 4 * [0x80u8, 0x20, 0x10]
