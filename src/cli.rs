@@ -154,7 +154,7 @@ fn report(r: Result<(), Box<dyn std::error::Error>>) -> ExitCode {
 /// Exit 0: every rule loaded; 1: some failed; 2: none loaded, or a
 /// file could not be read.
 fn check_rules(a: &CheckArgs) -> ExitCode {
-    let prepared = config::vars(&config::File::default(), &a.vars).and_then(|v| {
+    let prepared = config::vars(&[], &config::File::default(), &a.vars).and_then(|v| {
         Ok((
             v,
             config::classifications(a.classification.as_deref(), &a.files)?,
@@ -201,6 +201,7 @@ struct Prepared {
 
 fn prepare(
     a: &EngineArgs,
+    base_vars: &[(&str, &str)],
     default_eve: &Path,
     default_rules: &[PathBuf],
 ) -> Result<Prepared, ConfigError> {
@@ -217,7 +218,7 @@ fn prepare(
     if rules.is_empty() {
         rules = default_rules.to_vec();
     }
-    let vars = config::vars(&file, &a.vars)?;
+    let vars = config::vars(base_vars, &file, &a.vars)?;
     let classes = config::classifications(
         a.classification
             .as_deref()
@@ -254,7 +255,7 @@ fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
 }
 
 fn run(a: &EngineArgs) -> Result<(), Box<dyn std::error::Error>> {
-    let mut p = prepare(a, Path::new("eve.json"), &[])?;
+    let mut p = prepare(a, &[], Path::new("eve.json"), &[])?;
     let specs = devices(&p.file.device)?;
     if !netns::is_root() {
         return Err("portcullis run needs root (CAP_NET_ADMIN) to open TUN/TAP devices".into());
@@ -350,7 +351,14 @@ fn lab_up(a: &LabArgs) -> Result<(), Box<dyn std::error::Error>> {
     }
     config::check_ifname(&lab::sides(&a.prefix, a.kind)[0].dev)?;
     let dir = std::env::temp_dir().join(format!("portcullis-{}", a.prefix));
-    let mut p = prepare(&a.engine, &dir.join("eve.json"), &[PathBuf::from("rules")])?;
+    // The lab's own hosts are its home network, unless told otherwise.
+    let base = [("HOME_NET", lab::HOME_NET)];
+    let mut p = prepare(
+        &a.engine,
+        &base,
+        &dir.join("eve.json"),
+        &[PathBuf::from("rules")],
+    )?;
     if !netns::is_root() {
         return Err("portcullis lab needs root to create namespaces and devices".into());
     }

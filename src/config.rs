@@ -110,11 +110,18 @@ pub fn parse_kv(s: &str) -> Result<(String, String), String> {
     }
 }
 
-/// Variables: Suricata's defaults, then the file's, then `--var`s.
-pub fn vars(file: &File, cli: &[(String, String)]) -> Result<Vars, ConfigError> {
+/// Variables: Suricata's defaults, then the caller's `base` (the lab's
+/// own network), then the file's, then `--var`s; later ones win.
+pub fn vars(
+    base: &[(&str, &str)],
+    file: &File,
+    cli: &[(String, String)],
+) -> Result<Vars, ConfigError> {
     let mut vars = Vars::default();
-    for (k, v) in file.vars.iter().chain(cli.iter().map(|(k, v)| (k, v))) {
-        vars.set(k, v)
+    let base = base.iter().map(|(k, v)| (k.to_string(), v.to_string()));
+    let file = file.vars.iter().map(|(k, v)| (k.clone(), v.clone()));
+    for (k, v) in base.chain(file).chain(cli.iter().cloned()) {
+        vars.set(&k, &v)
             .map_err(|e| ConfigError(format!("variable {k}: {e}")))?;
     }
     Ok(vars)

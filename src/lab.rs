@@ -52,6 +52,10 @@ pub fn sides(prefix: &str, kind: DeviceKind) -> [Side; 2] {
     ]
 }
 
+/// `$HOME_NET` in the lab unless the config or `--var` says otherwise.
+/// A `--var` or config value wins: they come after this one.
+pub const HOME_NET: &str = "[198.18.0.0/15,fd00::/8]";
+
 /// The server's address, where the lab's HTTP server listens.
 pub const SERVER_V4: &str = "198.18.1.2";
 

@@ -258,7 +258,7 @@ fn load_detector(
     opts: &ReplayOpts,
     classification: Option<&Path>,
 ) -> Result<(Detector, usize), ReplayError> {
-    let vars = config::vars(&config::File::default(), &opts.vars)
+    let vars = config::vars(&[], &config::File::default(), &opts.vars)
         .map_err(|e| ReplayError::Config(e.to_string()))?;
     let classes = config::classifications(classification, &opts.rules)
         .map_err(|e| ReplayError::Config(e.to_string()))?;
