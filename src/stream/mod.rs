@@ -11,6 +11,8 @@
 //! rather than checked against what was inspected; target-based overlap
 //! policies and inline normalisation (issue 4) replace this rule.
 
+pub mod defrag;
+
 use std::collections::BTreeMap;
 
 use smoltcp::wire::TcpSeqNumber as Seq;

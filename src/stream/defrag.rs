@@ -1,0 +1,722 @@
+//! IPv4 and IPv6 defragmentation: fragments in, whole datagrams out.
+//!
+//! [`Defragmenter::add`] takes one decoded fragment and the time, and
+//! answers [`Outcome::Held`] until the datagram is complete, then
+//! [`Outcome::Complete`] with the reassembled IP datagram, which the
+//! caller decodes with `decode(&bytes, LinkType::Raw)` so the rest of
+//! the engine sees one packet. A fragment that is invalid or over a cap
+//! is [`Outcome::Refused`] with the reason; in IPS mode the caller drops
+//! it. Anomalies are pushed as typed [`DefragEvent`]s. No I/O, no
+//! clock: time comes in with each packet and with [`Defragmenter::expire`].
+//!
+//! # Datagram identity
+//!
+//! IPv4: source, destination, protocol and identification (RFC 791 §3.2,
+//! "Identification"); IPv6: source, destination and the Fragment
+//! header's identification (RFC 8200 §4.5). The VLAN id is part of the
+//! key too, so two VLANs never mix fragments.
+//!
+//! # What comes out
+//!
+//! IPv4: the header of the fragment that supplied byte 0 (options
+//! included), with the total length set, MF and offset cleared (DF and
+//! the reserved bit kept) and the header checksum recomputed. IPv6: the
+//! fixed header and the unfragmentable extension headers of that
+//! fragment, the Fragment header removed, the Next Header field that
+//! named it set to the Fragment header's Next Header, and the payload
+//! length set (RFC 8200 §4.5, reassembly steps). An IPv6 "atomic
+//! fragment" (offset 0, M clear) is not a fragment here (RFC 6946): it
+//! is [`Outcome::NotFragment`] and passes as it is.
+//!
+//! # Overlaps
+//!
+//! Where fragments overlap, the copy a target keeps depends on its
+//! stack; the policy is chosen per destination address from a CIDR
+//! table (default `bsd`, as in Suricata). See [`policy`] for the
+//! predicates and the `host-os-policy` name mapping:
+//!
+//! - bsd, hpux10, irix -> `bsd`
+//! - bsd-right -> `bsd-right`
+//! - linux, old-linux -> `linux`
+//! - first, old-solaris, hpux11, macos -> `first`
+//! - solaris -> `solaris`
+//! - windows, vista, windows2k3 -> `windows`
+//! - last -> `last`
+//!
+//! Every overlap raises [`DefragEvent::Overlap`]; one where the copies
+//! differ also raises [`DefragEvent::OverlapDifferentData`], the
+//! evasion signal. With [`DefragConfig::drop_overlaps_v6`] an IPv6
+//! datagram with any overlap is dropped whole, as RFC 5722 §4 requires
+//! of hosts.
+//!
+//! # Caps and what happens when each is hit
+//!
+//! | cap | default | when hit |
+//! |-----|---------|----------|
+//! | `timeout_secs` | 60 (Suricata's) | the datagram is dropped by [`Defragmenter::expire`], or when its next fragment arrives too late; [`DefragEvent::Timeout`] |
+//! | `max_trackers` | 65535 (Suricata's `defrag.trackers`) | expired datagrams are reaped first; if still full, the fragment of a *new* datagram is refused ([`Refusal::TooManyDatagrams`]); datagrams in progress are never evicted, so a flood cannot flush them |
+//! | `memcap` | 32 MiB (Suricata's `defrag.memcap`) | reap expired, then refuse the fragment ([`Refusal::Memcap`]); what is held stays |
+//! | `max_frags_per_datagram` | 2048 | the whole datagram is dropped and its remaining fragments refused until it times out ([`Refusal::TooManyFragments`], event `defrag.max_frag_hits`) |
+//!
+//! Memory charged per datagram: the data bytes held, the kept header,
+//! 128 bytes for the datagram and 64 per fragment (`TRACKER_OVERHEAD`,
+//! `FRAGMENT_OVERHEAD`: estimates of the bookkeeping). 2048 fragments covers a 65535-byte datagram cut to fit
+//! IPv4's 68-byte minimum MTU (RFC 791: 48 data bytes per fragment);
+//! longer trains of tiny fragments come from tools, not paths.
+//!
+//! Shortcomings: the tiny-fragment check reads the transport header only
+//! when it directly follows the IP header or the Fragment header (not
+//! RFC 7112's whole IPv6 header chain); RFC 1858's "offset 1 over TCP"
+//! rule is left to the overlap policies.
+
+pub mod policy;
+mod tracker;
+
+use std::collections::{BTreeMap, HashMap};
+use std::net::IpAddr;
+
+use crate::decode::Packet;
+use crate::time::Ts;
+
+pub use policy::{Policy, PolicyError, PolicyTable};
+use tracker::{FirstHeader, Tracker, FRAGMENT_OVERHEAD, TRACKER_OVERHEAD};
+
+/// Largest IP datagram, header included (IPv4 total length and IPv6
+/// payload length are 16-bit fields).
+const MAX_DATAGRAM: usize = 65_535;
+const IPV6_HEADER: usize = 40;
+const FRAGMENT_HEADER: usize = 8;
+
+/// Caps and policies. See the module docs for defaults and behaviour.
+#[derive(Debug, Clone)]
+pub struct DefragConfig {
+    /// A datagram idle this long is dropped (Suricata `defrag.timeout`).
+    pub timeout_secs: u64,
+    /// Datagrams in progress (Suricata `defrag.trackers`).
+    pub max_trackers: usize,
+    /// Bytes held across all datagrams (Suricata `defrag.memcap`).
+    pub memcap: usize,
+    /// Fragments one datagram may take before it is dropped whole.
+    pub max_frags_per_datagram: u32,
+    /// Overlap policy by destination address.
+    pub policies: PolicyTable,
+    /// Drop IPv6 datagrams with overlapping fragments (RFC 5722).
+    pub drop_overlaps_v6: bool,
+}
+
+impl Default for DefragConfig {
+    fn default() -> Self {
+        DefragConfig {
+            timeout_secs: 60,
+            max_trackers: 65_535,
+            memcap: 32 * 1024 * 1024,
+            max_frags_per_datagram: 2048,
+            policies: PolicyTable::new(Policy::Bsd),
+            drop_overlaps_v6: false,
+        }
+    }
+}
+
+impl DefragConfig {
+    /// Assigns a policy to destinations; see [`PolicyTable::set_policy`].
+    ///
+    /// # Errors
+    ///
+    /// An unknown policy name or a bad address, named in the error.
+    pub fn set_policy(&mut self, list: &str, policy_name: &str) -> Result<(), PolicyError> {
+        self.policies.set_policy(list, policy_name)
+    }
+}
+
+/// What became of one packet.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// Not a fragment: process it as it is.
+    NotFragment,
+    /// Kept; the datagram is not complete yet.
+    Held,
+    /// This fragment completed the datagram: the whole IP datagram.
+    Complete(Vec<u8>),
+    /// Not kept; the caller drops it in IPS mode.
+    Refused(Refusal),
+}
+
+/// Why a fragment was not kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    /// Offset plus length past 65535 bytes (RFC 791 total length,
+    /// RFC 8200 §4.5), or the reassembled datagram would be.
+    TooLarge,
+    /// IPv6: a fragment with M set whose length is not a multiple of 8
+    /// (RFC 8200 §4.5).
+    InvalidLength,
+    /// No data: nothing to place (RFC 791 fragments carry data).
+    Empty,
+    /// The IPv6 Fragment header could not be located.
+    Malformed,
+    /// Two last fragments disagree on the length, or data lies past it.
+    Inconsistent,
+    /// IPv6 overlap under [`DefragConfig::drop_overlaps_v6`].
+    Overlap,
+    /// The datagram was dropped earlier (a cap, an inconsistency); its
+    /// other fragments are refused until it times out.
+    DatagramDropped,
+    /// `max_frags_per_datagram` reached.
+    TooManyFragments,
+    /// `max_trackers` reached.
+    TooManyDatagrams,
+    /// `memcap` reached.
+    Memcap,
+}
+
+impl Refusal {
+    /// A limit was hit, rather than the input being wrong.
+    pub fn is_limit(self) -> bool {
+        matches!(
+            self,
+            Refusal::TooManyFragments | Refusal::TooManyDatagrams | Refusal::Memcap
+        )
+    }
+}
+
+/// Which shared cap a fragment ran into.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cap {
+    Memcap,
+    Trackers,
+}
+
+/// A defragmentation anomaly, named after Suricata's event or counter
+/// where one exists (see [`DefragEvent::name`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DefragEvent {
+    /// Two fragments carried the same bytes.
+    Overlap { v6: bool },
+    /// ... and the copies differed: what the target sees depends on its
+    /// policy, the classic IDS evasion.
+    OverlapDifferentData { v6: bool },
+    /// A fragment, or the reassembled datagram, past 65535 bytes.
+    PktTooLarge { v6: bool },
+    /// IPv6 fragment with M set and a length not a multiple of 8.
+    InvalidLength,
+    /// A first fragment too short to hold its transport header: filters
+    /// that read ports or TCP flags from it can be fooled (RFC 1858 §3).
+    TinyFragment { v6: bool, len: usize, min: usize },
+    /// Last fragments disagreeing on the length, or data past it.
+    InconsistentLength { v6: bool },
+    /// A datagram expired incomplete.
+    Timeout {
+        v6: bool,
+        fragments: u32,
+        bytes: usize,
+    },
+    /// `max_frags_per_datagram` hit: the datagram was dropped.
+    MaxFragHits { v6: bool },
+    /// A fragment was not kept because a shared cap was reached.
+    Ignored { v6: bool, cap: Cap },
+}
+
+impl DefragEvent {
+    /// Event name for EVE and rules. `decoder.*` names and the
+    /// `defrag.ipv4.timeouts` / `defrag.max_frag_hits` names are
+    /// Suricata's; `defrag.*.overlap_different_data`,
+    /// `defrag.*.tiny_fragment` and `defrag.*.inconsistent_length` are
+    /// portcullis's own.
+    pub fn name(&self) -> &'static str {
+        use DefragEvent as E;
+        match *self {
+            E::Overlap { v6: false } => "decoder.ipv4.frag_overlap",
+            E::Overlap { v6: true } => "decoder.ipv6.frag_overlap",
+            E::OverlapDifferentData { v6: false } => "defrag.ipv4.overlap_different_data",
+            E::OverlapDifferentData { v6: true } => "defrag.ipv6.overlap_different_data",
+            E::PktTooLarge { v6: false } => "decoder.ipv4.frag_pkt_too_large",
+            E::PktTooLarge { v6: true } => "decoder.ipv6.frag_pkt_too_large",
+            E::InvalidLength => "decoder.ipv6.frag_invalid_length",
+            E::TinyFragment { v6: false, .. } => "defrag.ipv4.tiny_fragment",
+            E::TinyFragment { v6: true, .. } => "defrag.ipv6.tiny_fragment",
+            E::InconsistentLength { v6: false } => "defrag.ipv4.inconsistent_length",
+            E::InconsistentLength { v6: true } => "defrag.ipv6.inconsistent_length",
+            E::Timeout { v6: false, .. } => "defrag.ipv4.timeouts",
+            E::Timeout { v6: true, .. } => "defrag.ipv6.timeouts",
+            E::MaxFragHits { .. } => "defrag.max_frag_hits",
+            E::Ignored { v6: false, .. } => "decoder.ipv4.frag_ignored",
+            E::Ignored { v6: true, .. } => "decoder.ipv6.frag_ignored",
+        }
+    }
+}
+
+/// Counters, after Suricata's `defrag.*` stats.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DefragStats {
+    pub ipv4_fragments: u64,
+    pub ipv6_fragments: u64,
+    pub ipv4_reassembled: u64,
+    pub ipv6_reassembled: u64,
+    pub ipv4_timeouts: u64,
+    pub ipv6_timeouts: u64,
+    pub max_frag_hits: u64,
+    pub memcap_hits: u64,
+    pub tracker_hits: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+struct Key {
+    src: IpAddr,
+    dst: IpAddr,
+    id: u32,
+    /// IPv4 protocol; 0 for IPv6, whose key has none.
+    proto: u8,
+    vlan: Option<u16>,
+}
+
+/// One fragment, located in its packet.
+struct Fragment<'a> {
+    v6: bool,
+    offset: u32,
+    more: bool,
+    data: &'a [u8],
+    /// Bytes of header before the fragmentable part in the reassembled
+    /// datagram (IPv4 header; IPv6 header plus unfragmentable part).
+    prefix_len: usize,
+    /// Kept from an offset-0 fragment.
+    header: Option<FirstHeader>,
+    /// Protocol of the transport header right after, when known.
+    transport: Option<u8>,
+}
+
+/// The defragmenter: datagrams in progress and their accounting.
+#[derive(Debug)]
+pub struct Defragmenter {
+    cfg: DefragConfig,
+    trackers: HashMap<Key, Tracker>,
+    /// (last seen, serial) -> key, oldest first, for expiry.
+    expiry: BTreeMap<(Ts, u64), Key>,
+    next_serial: u64,
+    used: usize,
+    stats: DefragStats,
+}
+
+impl Defragmenter {
+    pub fn new(cfg: DefragConfig) -> Defragmenter {
+        Defragmenter {
+            cfg,
+            trackers: HashMap::new(),
+            expiry: BTreeMap::new(),
+            next_serial: 0,
+            used: 0,
+            stats: DefragStats::default(),
+        }
+    }
+
+    pub fn config(&self) -> &DefragConfig {
+        &self.cfg
+    }
+
+    pub fn stats(&self) -> &DefragStats {
+        &self.stats
+    }
+
+    /// Bytes charged against the memcap.
+    pub fn mem_used(&self) -> usize {
+        self.used
+    }
+
+    /// Datagrams in progress (dropped ones waiting out their timeout
+    /// included).
+    pub fn in_progress(&self) -> usize {
+        self.trackers.len()
+    }
+
+    /// Takes one packet. See the module docs for what comes back.
+    pub fn add(&mut self, pkt: &Packet<'_>, now: Ts, events: &mut Vec<DefragEvent>) -> Outcome {
+        if !pkt.ip.is_fragment() {
+            return Outcome::NotFragment;
+        }
+        let v6 = pkt.ip.version == 6;
+        if v6 {
+            self.stats.ipv6_fragments += 1;
+        } else {
+            self.stats.ipv4_fragments += 1;
+        }
+        let frag = match locate(pkt) {
+            Ok(f) => f,
+            Err(r) => return Outcome::Refused(r),
+        };
+        if let Err(r) = check_fragment(&frag, events) {
+            return Outcome::Refused(r);
+        }
+        let key = Key {
+            src: pkt.ip.src,
+            dst: pkt.ip.dst,
+            id: pkt.ip.id,
+            proto: if v6 { 0 } else { pkt.ip.proto },
+            vlan: pkt.link.vlan,
+        };
+        self.insert(key, frag, pkt.ip.dst, now, events)
+    }
+
+    /// Drops every datagram idle for more than the timeout at `now` and
+    /// returns how many went; each incomplete one raises
+    /// [`DefragEvent::Timeout`].
+    pub fn expire(&mut self, now: Ts, events: &mut Vec<DefragEvent>) -> usize {
+        let mut n = 0;
+        while let Some((&(seen, _), &key)) = self.expiry.first_key_value() {
+            if !self.idle(seen, now) {
+                break;
+            }
+            self.remove(&key, Some(&mut *events));
+            n += 1;
+        }
+        n
+    }
+
+    fn idle(&self, last_seen: Ts, now: Ts) -> bool {
+        now.0.saturating_sub(last_seen.0) > self.cfg.timeout_secs.saturating_mul(1_000_000)
+    }
+
+    /// Removes a datagram and its charge; a live one that expired
+    /// raises a timeout event when `timeout` carries the sink.
+    fn remove(&mut self, key: &Key, timeout: Option<&mut Vec<DefragEvent>>) {
+        let Some(t) = self.trackers.remove(key) else {
+            return;
+        };
+        self.expiry.remove(&(t.last_seen, t.serial));
+        self.used = self.used.saturating_sub(t.held());
+        if let (Some(events), false) = (timeout, t.dead) {
+            if t.v6 {
+                self.stats.ipv6_timeouts += 1;
+            } else {
+                self.stats.ipv4_timeouts += 1;
+            }
+            events.push(DefragEvent::Timeout {
+                v6: t.v6,
+                fragments: t.fragments,
+                bytes: t.held(),
+            });
+        }
+    }
+
+    fn insert(
+        &mut self,
+        key: Key,
+        frag: Fragment<'_>,
+        dst: IpAddr,
+        now: Ts,
+        events: &mut Vec<DefragEvent>,
+    ) -> Outcome {
+        let v6 = frag.v6;
+
+        // A datagram whose host would already have given up on it
+        // (RFC 791 reassembly timer, RFC 8200 §4.5 60 s) starts afresh.
+        let stale = self
+            .trackers
+            .get(&key)
+            .is_some_and(|t| self.idle(t.last_seen, now));
+        if stale {
+            self.remove(&key, Some(&mut *events));
+        }
+
+        // Room for this fragment, and for a new datagram if it opens one.
+        let is_new = !self.trackers.contains_key(&key);
+        let header_len = frag.header.as_ref().map_or(0, |h| h.bytes.len());
+        let need = frag.data.len()
+            + header_len
+            + FRAGMENT_OVERHEAD
+            + if is_new { TRACKER_OVERHEAD } else { 0 };
+        if is_new && self.trackers.len() >= self.cfg.max_trackers {
+            self.expire(now, events);
+            if self.trackers.len() >= self.cfg.max_trackers {
+                return self.cap_hit(Cap::Trackers, v6, events);
+            }
+        }
+        if self.used + need > self.cfg.memcap {
+            self.expire(now, events);
+            if self.used + need > self.cfg.memcap {
+                return self.cap_hit(Cap::Memcap, v6, events);
+            }
+        }
+
+        // Find or open the datagram; refresh its place in the expiry order.
+        if is_new {
+            let policy = self.cfg.policies.lookup(dst);
+            let t = Tracker::new(v6, policy, now, self.next_serial);
+            self.next_serial += 1;
+            self.used += t.held();
+            self.expiry.insert((now, t.serial), key);
+            self.trackers.insert(key, t);
+        }
+        let Some(t) = self.trackers.get_mut(&key) else {
+            return Outcome::Refused(Refusal::Malformed);
+        };
+        if t.dead {
+            return Outcome::Refused(Refusal::DatagramDropped);
+        }
+        self.expiry.remove(&(t.last_seen, t.serial));
+        t.last_seen = t.last_seen.max(now);
+        self.expiry.insert((t.last_seen, t.serial), key);
+
+        // Fragments past the cap mean a crafted train: drop it whole.
+        if t.fragments >= self.cfg.max_frags_per_datagram {
+            self.stats.max_frag_hits += 1;
+            if self.stats.max_frag_hits == 1 {
+                tracing::info!(
+                    cap = self.cfg.max_frags_per_datagram,
+                    "defrag: max fragments per datagram reached"
+                );
+            }
+            events.push(DefragEvent::MaxFragHits { v6 });
+            return self.kill(&key, Refusal::TooManyFragments);
+        }
+
+        // The last fragment fixes the length; no fragment may contradict
+        // it. Hosts disagree on which length to believe, so no single
+        // reassembly is safe to inspect: drop the datagram.
+        let frag_end = frag.offset + frag.data.len() as u32;
+        let consistent = match (t.end(), frag.more) {
+            (Some(end), false) => end == frag_end,
+            (Some(end), true) => frag_end <= end,
+            (None, false) => t.high_water() <= frag_end,
+            (None, true) => true,
+        };
+        if !consistent {
+            events.push(DefragEvent::InconsistentLength { v6 });
+            return self.kill(&key, Refusal::Inconsistent);
+        }
+        if !frag.more {
+            t.set_end(frag_end);
+        }
+
+        // Place the bytes under the destination's policy.
+        let before = t.held();
+        let ins = t.insert(frag.offset, frag.data, frag.header);
+        let after = t.held();
+        self.used = (self.used + after).saturating_sub(before);
+        if ins.overlap {
+            events.push(DefragEvent::Overlap { v6 });
+        }
+        if ins.differing {
+            events.push(DefragEvent::OverlapDifferentData { v6 });
+        }
+        // RFC 5722 §4: an IPv6 datagram with overlapping fragments is
+        // discarded whole, and so are its fragments still to come.
+        if ins.overlap && v6 && self.cfg.drop_overlaps_v6 {
+            return self.kill(&key, Refusal::Overlap);
+        }
+
+        if !t.is_complete() {
+            return Outcome::Held;
+        }
+        let built = t.take().and_then(|(h, data)| build(v6, h, &data));
+        self.remove(&key, None);
+        match built {
+            Some(bytes) => {
+                if v6 {
+                    self.stats.ipv6_reassembled += 1;
+                } else {
+                    self.stats.ipv4_reassembled += 1;
+                }
+                tracing::trace!(len = bytes.len(), "defrag: datagram reassembled");
+                Outcome::Complete(bytes)
+            }
+            // The kept header plus the data exceed 65535 bytes.
+            None => {
+                events.push(DefragEvent::PktTooLarge { v6 });
+                Outcome::Refused(Refusal::TooLarge)
+            }
+        }
+    }
+
+    /// Drops a datagram's data but keeps its key, so the rest of its
+    /// fragments are refused too until it times out.
+    fn kill(&mut self, key: &Key, why: Refusal) -> Outcome {
+        if let Some(t) = self.trackers.get_mut(key) {
+            let before = t.held();
+            t.kill();
+            self.used = (self.used + t.held()).saturating_sub(before);
+        }
+        Outcome::Refused(why)
+    }
+
+    fn cap_hit(&mut self, cap: Cap, v6: bool, events: &mut Vec<DefragEvent>) -> Outcome {
+        let (hits, refusal) = match cap {
+            Cap::Memcap => (&mut self.stats.memcap_hits, Refusal::Memcap),
+            Cap::Trackers => (&mut self.stats.tracker_hits, Refusal::TooManyDatagrams),
+        };
+        *hits += 1;
+        if *hits == 1 {
+            tracing::info!(
+                ?cap,
+                used = self.used,
+                memcap = self.cfg.memcap,
+                datagrams = self.trackers.len(),
+                max_trackers = self.cfg.max_trackers,
+                "defrag: cap reached, refusing fragments"
+            );
+        } else {
+            tracing::debug!(?cap, used = self.used, "defrag: fragment refused");
+        }
+        events.push(DefragEvent::Ignored { v6, cap });
+        Outcome::Refused(refusal)
+    }
+}
+
+/// Finds the fragment's data and, at offset 0, the header to keep.
+fn locate<'a>(pkt: &Packet<'a>) -> Result<Fragment<'a>, Refusal> {
+    let ip = &pkt.ip;
+    let offset = u32::from(ip.frag_offset);
+    let at_zero = ip.frag_offset == 0;
+    if ip.version == 4 {
+        let data = ip
+            .datagram
+            .get(ip.header.len()..)
+            .ok_or(Refusal::Malformed)?;
+        return Ok(Fragment {
+            v6: false,
+            offset,
+            more: ip.more_fragments,
+            data,
+            prefix_len: ip.header.len(),
+            header: at_zero.then(|| FirstHeader {
+                bytes: ip.header.to_vec(),
+                next_header: None,
+            }),
+            transport: Some(ip.proto),
+        });
+    }
+
+    let (nh_at, fh) = v6_fragment_header(ip.datagram).ok_or(Refusal::Malformed)?;
+    let data = ip
+        .datagram
+        .get(fh + FRAGMENT_HEADER..)
+        .ok_or(Refusal::Malformed)?;
+    let next = *ip.datagram.get(fh).ok_or(Refusal::Malformed)?;
+    let header = match (at_zero, ip.datagram.get(..fh)) {
+        (true, Some(unfragmentable)) => Some(FirstHeader {
+            bytes: unfragmentable.to_vec(),
+            next_header: Some((nh_at, next)),
+        }),
+        (true, None) => return Err(Refusal::Malformed),
+        (false, _) => None,
+    };
+    Ok(Fragment {
+        v6: true,
+        offset,
+        more: ip.more_fragments,
+        data,
+        prefix_len: fh,
+        header,
+        transport: Some(next),
+    })
+}
+
+/// Walks the IPv6 header chain to the Fragment header. Returns the index
+/// of the Next Header field that names it and the index of the header.
+/// Only the headers RFC 8200 §4.1 and §4.5 allow before it (Hop-by-Hop,
+/// Destination Options, Routing) are walked; anything else ends the walk.
+fn v6_fragment_header(d: &[u8]) -> Option<(usize, usize)> {
+    const HOP_BY_HOP: u8 = 0;
+    const ROUTING: u8 = 43;
+    const FRAGMENT: u8 = 44;
+    const DEST_OPTS: u8 = 60;
+    let mut nh_at = 6;
+    let mut at = IPV6_HEADER;
+    // Each step moves at least 8 bytes, so this ends; the bound is
+    // belt and braces against a malformed chain.
+    for _ in 0..16 {
+        match *d.get(nh_at)? {
+            FRAGMENT if d.len() >= at + FRAGMENT_HEADER => return Some((nh_at, at)),
+            HOP_BY_HOP | ROUTING | DEST_OPTS => {
+                let len = (usize::from(*d.get(at + 1)?) + 1) * 8;
+                nh_at = at;
+                at += len;
+            }
+            _ => return None,
+        }
+    }
+    None
+}
+
+/// Per-fragment checks that need no datagram state.
+fn check_fragment(f: &Fragment<'_>, events: &mut Vec<DefragEvent>) -> Result<(), Refusal> {
+    let v6 = f.v6;
+
+    // RFC 791 §3.1 and RFC 8200 §4.5: lengths are 16-bit, so a fragment
+    // reaching past 65535 bytes of datagram is discarded.
+    if f.prefix_len + f.offset as usize + f.data.len() > MAX_DATAGRAM {
+        events.push(DefragEvent::PktTooLarge { v6 });
+        return Err(Refusal::TooLarge);
+    }
+    // RFC 8200 §4.5: a fragment with M set whose length is not a
+    // multiple of 8 octets must be discarded.
+    if v6 && f.more && f.data.len() % 8 != 0 {
+        events.push(DefragEvent::InvalidLength);
+        return Err(Refusal::InvalidLength);
+    }
+    // Nothing to place; a zero-length fragment only serves to confuse
+    // reassemblers about the datagram's end.
+    if f.data.is_empty() {
+        return Err(Refusal::Empty);
+    }
+    // RFC 1858 §3: a first fragment too short for the transport header
+    // lets ports or TCP flags sit in a later fragment. Kept (reassembly
+    // mends it, and detection sees the whole header) but flagged.
+    if f.offset == 0 && f.more {
+        let min = match f.transport {
+            Some(6) => 20,
+            Some(17) | Some(1) | Some(58) => 8,
+            Some(132) => 12,
+            _ => 0,
+        };
+        if f.data.len() < min {
+            events.push(DefragEvent::TinyFragment {
+                v6,
+                len: f.data.len(),
+                min,
+            });
+        }
+    }
+    Ok(())
+}
+
+/// The reassembled datagram, or `None` if it would pass 65535 bytes.
+fn build(v6: bool, h: FirstHeader, data: &[u8]) -> Option<Vec<u8>> {
+    let mut out = h.bytes;
+    if v6 {
+        if out.len() < IPV6_HEADER {
+            return None;
+        }
+        if let Some((at, next)) = h.next_header {
+            *out.get_mut(at)? = next;
+        }
+        let plen = u16::try_from(out.len() - IPV6_HEADER + data.len()).ok()?;
+        out[4..6].copy_from_slice(&plen.to_be_bytes());
+    } else {
+        if out.len() < 20 {
+            return None;
+        }
+        let total = u16::try_from(out.len() + data.len()).ok()?;
+        out[2..4].copy_from_slice(&total.to_be_bytes());
+        // Keep reserved and DF; clear MF and the offset.
+        out[6] &= 0xc0;
+        out[7] = 0;
+        out[10] = 0;
+        out[11] = 0;
+        let sum = ipv4_header_checksum(&out);
+        out[10..12].copy_from_slice(&sum.to_be_bytes());
+    }
+    out.extend_from_slice(data);
+    Some(out)
+}
+
+/// RFC 1071 one's-complement sum over the header (checksum field zero).
+fn ipv4_header_checksum(h: &[u8]) -> u16 {
+    let mut acc: u32 = h
+        .chunks(2)
+        .map(|c| u32::from(c[0]) << 8 | u32::from(*c.get(1).unwrap_or(&0)))
+        .sum();
+    while acc > 0xffff {
+        acc = (acc & 0xffff) + (acc >> 16);
+    }
+    !(acc as u16)
+}
+
