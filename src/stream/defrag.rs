@@ -377,11 +377,9 @@ impl Defragmenter {
     /// Removes a datagram and its charge; a live one that expired
     /// raises a timeout event when `timeout` carries the sink.
     fn remove(&mut self, key: &Key, timeout: Option<&mut Vec<DefragEvent>>) {
-        let Some(t) = self.trackers.remove(key) else {
+        let Some(t) = self.detach(key) else {
             return;
         };
-        self.expiry.remove(&(t.last_seen, t.serial));
-        self.used = self.used.saturating_sub(t.held());
         if let (Some(events), false) = (timeout, t.dead) {
             if t.v6 {
                 self.stats.ipv6_timeouts += 1;
@@ -394,6 +392,14 @@ impl Defragmenter {
                 bytes: t.held(),
             });
         }
+    }
+
+    /// Takes a datagram out of the table and its charge off the books.
+    fn detach(&mut self, key: &Key) -> Option<Tracker> {
+        let t = self.trackers.remove(key)?;
+        self.expiry.remove(&(t.last_seen, t.serial));
+        self.used = self.used.saturating_sub(t.held());
+        Some(t)
     }
 
     fn insert(
@@ -506,8 +512,10 @@ impl Defragmenter {
         if !t.is_complete() {
             return Outcome::Held;
         }
-        let built = t.take().and_then(|(h, data)| build(v6, h, &data));
-        self.remove(&key, None);
+        let built = self
+            .detach(&key)
+            .and_then(|mut t| t.take())
+            .and_then(|(h, data)| build(v6, h, &data));
         match built {
             Some(bytes) => {
                 if v6 {
@@ -720,3 +728,5 @@ fn ipv4_header_checksum(h: &[u8]) -> u16 {
     !(acc as u16)
 }
 
+#[cfg(test)]
+mod tests;
