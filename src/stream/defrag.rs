@@ -8,6 +8,9 @@
 //! is [`Outcome::Refused`] with the reason; in IPS mode the caller drops
 //! it. Anomalies are pushed as typed [`DefragEvent`]s. No I/O, no
 //! clock: time comes in with each packet and with [`Defragmenter::expire`].
+//! Whether held fragments are forwarded, dropped or replaced by the
+//! reassembled datagram on the wire is the engine's decision, not made
+//! here.
 //!
 //! # Datagram identity
 //!
@@ -422,6 +425,12 @@ impl Defragmenter {
             self.remove(&key, Some(&mut *events));
         }
 
+        // The rest of a datagram dropped earlier goes the same way, before
+        // it can count against any cap.
+        if self.trackers.get(&key).is_some_and(|t| t.dead) {
+            return Outcome::Refused(Refusal::DatagramDropped);
+        }
+
         // Room for this fragment, and for a new datagram if it opens one.
         let is_new = !self.trackers.contains_key(&key);
         let header_len = frag.header.as_ref().map_or(0, |h| h.bytes.len());
@@ -454,9 +463,6 @@ impl Defragmenter {
         let Some(t) = self.trackers.get_mut(&key) else {
             return Outcome::Refused(Refusal::Malformed);
         };
-        if t.dead {
-            return Outcome::Refused(Refusal::DatagramDropped);
-        }
         self.expiry.remove(&(t.last_seen, t.serial));
         t.last_seen = t.last_seen.max(now);
         self.expiry.insert((t.last_seen, t.serial), key);

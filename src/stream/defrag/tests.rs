@@ -800,3 +800,29 @@ fn event_names() {
         "decoder.ipv6.frag_pkt_too_large"
     );
 }
+
+/// Ethernet with one 802.1Q tag: dst, src, 8100, TCI (VLAN id), 0800.
+fn tagged(vlan: u16, ip: &[u8]) -> Vec<u8> {
+    let mut f = vec![2, 0, 0, 0, 0, 1, 2, 0, 0, 0, 0, 2, 0x81, 0x00];
+    f.extend_from_slice(&vlan.to_be_bytes());
+    f.extend_from_slice(&[0x08, 0x00]);
+    f.extend_from_slice(ip);
+    f
+}
+
+#[test]
+fn vlans_do_not_mix_fragments() {
+    let whole = udp4(40);
+    let frags = split4(&whole, 24);
+    let mut d = defrag();
+    let mut ev = Vec::new();
+    let mut add = |d: &mut Defragmenter, vlan: u16, ip: &[u8]| {
+        let frame = tagged(vlan, ip);
+        let p = decode(&frame, LinkType::Ethernet).expect("decode");
+        d.add(&p, t(0), &mut ev)
+    };
+    assert_eq!(add(&mut d, 10, &frags[0]), Outcome::Held);
+    assert_eq!(add(&mut d, 20, &frags[1]), Outcome::Held);
+    assert_eq!(d.in_progress(), 2);
+    assert_eq!(complete(add(&mut d, 10, &frags[1])), whole);
+}
