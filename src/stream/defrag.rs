@@ -61,6 +61,14 @@
 //! | `memcap` | 32 MiB (Suricata's `defrag.memcap`) | reap expired, then refuse the fragment ([`Refusal::Memcap`]); what is held stays |
 //! | `max_frags_per_datagram` | 2048 | the whole datagram is dropped and its remaining fragments refused until it times out ([`Refusal::TooManyFragments`], event `defrag.max_frag_hits`) |
 //!
+//! The timer: Suricata restarts it with every fragment; RFC 8200 §4.5
+//! (and the Linux and BSD stacks) run it from the first fragment. With
+//! restarts, a sender that trickles a fragment every 50 s keeps a
+//! datagram alive here after the target has discarded it, and can then
+//! complete it differently on each side (bytes the target never saw
+//! still fill our copy). [`DefragConfig::refresh_timeout`] = false
+//! follows the targets instead.
+//!
 //! Memory charged per datagram: the data bytes held, the kept header,
 //! 128 bytes for the datagram and 64 per fragment (`TRACKER_OVERHEAD`,
 //! `FRAGMENT_OVERHEAD`: estimates of the bookkeeping). 2048 fragments covers a 65535-byte datagram cut to fit
@@ -105,6 +113,11 @@ pub struct DefragConfig {
     pub policies: PolicyTable,
     /// Drop IPv6 datagrams with overlapping fragments (RFC 5722).
     pub drop_overlaps_v6: bool,
+    /// Each fragment restarts the datagram's timer, as in Suricata
+    /// (default). When false the timer runs from the first fragment, as
+    /// RFC 8200 §4.5 and the Linux and BSD stacks run it; see the module
+    /// docs for why that matters.
+    pub refresh_timeout: bool,
 }
 
 impl Default for DefragConfig {
@@ -116,6 +129,7 @@ impl Default for DefragConfig {
             max_frags_per_datagram: 2048,
             policies: PolicyTable::new(Policy::Bsd),
             drop_overlaps_v6: false,
+            refresh_timeout: true,
         }
     }
 }
@@ -358,7 +372,8 @@ impl Defragmenter {
         self.insert(key, frag, pkt.ip.dst, now, events)
     }
 
-    /// Drops every datagram idle for more than the timeout at `now` and
+    /// Drops every datagram idle for more than the timeout at `now` (or,
+    /// without [`DefragConfig::refresh_timeout`], older than it) and
     /// returns how many went; each incomplete one raises
     /// [`DefragEvent::Timeout`].
     pub fn expire(&mut self, now: Ts, events: &mut Vec<DefragEvent>) -> usize {
@@ -463,9 +478,11 @@ impl Defragmenter {
         let Some(t) = self.trackers.get_mut(&key) else {
             return Outcome::Refused(Refusal::Malformed);
         };
-        self.expiry.remove(&(t.last_seen, t.serial));
-        t.last_seen = t.last_seen.max(now);
-        self.expiry.insert((t.last_seen, t.serial), key);
+        if self.cfg.refresh_timeout {
+            self.expiry.remove(&(t.last_seen, t.serial));
+            t.last_seen = t.last_seen.max(now);
+            self.expiry.insert((t.last_seen, t.serial), key);
+        }
 
         // Fragments past the cap mean a crafted train: drop it whole.
         if t.fragments >= self.cfg.max_frags_per_datagram {

@@ -826,3 +826,35 @@ fn vlans_do_not_mix_fragments() {
     assert_eq!(d.in_progress(), 2);
     assert_eq!(complete(add(&mut d, 10, &frags[1])), whole);
 }
+
+/// The trickle: "evil" at 0 s, an innocent middle fragment at 50 s,
+/// "good" over the same bytes and the last at 61 s. An RFC 8200 / Linux
+/// target discarded the datagram at 60 s and builds it from "good";
+/// with a refreshing timer we would still hold "evil" (bsd keeps it).
+#[test]
+fn timer_from_the_first_fragment_follows_the_target() {
+    let h = udp4(0)[..20].to_vec();
+    let evil = v4_fragment(&h, 0, true, &[b'e'; 16]);
+    let middle = v4_fragment(&h, 16, true, &[b'm'; 16]);
+    let good = v4_fragment(&h, 0, true, &[b'g'; 16]);
+    let last = v4_fragment(&h, 32, false, &[b'z'; 8]);
+    for refresh in [true, false] {
+        let cfg = DefragConfig {
+            refresh_timeout: refresh,
+            ..DefragConfig::default()
+        };
+        let mut d = Defragmenter::new(cfg);
+        let mut ev = Vec::new();
+        feed(&mut d, std::slice::from_ref(&evil), t(0), &mut ev);
+        feed(&mut d, std::slice::from_ref(&middle), t(50), &mut ev);
+        let o = feed(
+            &mut d,
+            &[good.clone(), middle.clone(), last.clone()],
+            t(61),
+            &mut ev,
+        );
+        let out = complete(o);
+        let want = if refresh { b'e' } else { b'g' };
+        assert_eq!(&out[20..36], &[want; 16], "refresh={refresh}");
+    }
+}
