@@ -54,12 +54,30 @@
 //!
 //! # Caps and what happens when each is hit
 //!
-//! | cap | default | when hit |
-//! |-----|---------|----------|
-//! | `timeout_secs` | 60 (Suricata's) | the datagram is dropped by [`Defragmenter::expire`], or when its next fragment arrives too late; [`DefragEvent::Timeout`] |
-//! | `max_trackers` | 65535 (Suricata's `defrag.trackers`) | expired datagrams are reaped first; if still full, the fragment of a *new* datagram is refused ([`Refusal::TooManyDatagrams`]); datagrams in progress are never evicted, so a flood cannot flush them |
-//! | `memcap` | 32 MiB (Suricata's `defrag.memcap`) | reap expired, then refuse the fragment ([`Refusal::Memcap`]); what is held stays |
-//! | `max_frags_per_datagram` | 2048 | the whole datagram is dropped and its remaining fragments refused until it times out ([`Refusal::TooManyFragments`], event `defrag.max_frag_hits`) |
+//! - `timeout_secs`, default 60 (Suricata's `defrag.timeout`): the
+//!   datagram is dropped by [`Defragmenter::expire`], or when its next
+//!   fragment arrives too late, with [`DefragEvent::Timeout`].
+//! - `max_trackers`, default 65535 (Suricata's `defrag.trackers`):
+//!   expired datagrams are reaped first; if the table is still full, a
+//!   fragment that would open a *new* datagram is refused
+//!   ([`Refusal::TooManyDatagrams`]). Datagrams in progress are never
+//!   evicted, so a flood of first fragments cannot flush them.
+//! - `memcap`, default 32 MiB (Suricata's `defrag.memcap`): reap
+//!   expired datagrams, then refuse the fragment ([`Refusal::Memcap`]);
+//!   what is already held stays.
+//! - `max_frags_per_datagram`, default 2048: the whole datagram is
+//!   dropped and its remaining fragments refused until it times out
+//!   ([`Refusal::TooManyFragments`], event `defrag.max_frag_hits`).
+//!   2048 covers a 65535-byte datagram cut for IPv4's 68-byte minimum
+//!   MTU (RFC 791: 48 data bytes behind a plain header, 1365 fragments);
+//!   longer trains of tiny fragments come from tools, not paths.
+//!
+//! Both shared caps raise [`DefragEvent::Ignored`] (Suricata's
+//! `decoder.ipv4.frag_ignored`), count in [`DefragStats`] and log once
+//! at info level on their first hit. Memory charged per datagram: the
+//! data bytes held, the kept header, 128 bytes for the datagram and 64
+//! per fragment (estimates of the bookkeeping), so even empty or
+//! duplicate fragments cost something.
 //!
 //! The timer: Suricata restarts it with every fragment; RFC 8200 §4.5
 //! (and the Linux and BSD stacks) run it from the first fragment. With
@@ -68,12 +86,6 @@
 //! complete it differently on each side (bytes the target never saw
 //! still fill our copy). [`DefragConfig::refresh_timeout`] = false
 //! follows the targets instead.
-//!
-//! Memory charged per datagram: the data bytes held, the kept header,
-//! 128 bytes for the datagram and 64 per fragment (`TRACKER_OVERHEAD`,
-//! `FRAGMENT_OVERHEAD`: estimates of the bookkeeping). 2048 fragments covers a 65535-byte datagram cut to fit
-//! IPv4's 68-byte minimum MTU (RFC 791: 48 data bytes per fragment);
-//! longer trains of tiny fragments come from tools, not paths.
 //!
 //! Shortcomings: the tiny-fragment check reads the transport header only
 //! when it directly follows the IP header or the Fragment header (not
@@ -92,8 +104,8 @@ use crate::time::Ts;
 pub use policy::{Policy, PolicyError, PolicyTable};
 use tracker::{FirstHeader, Tracker, FRAGMENT_OVERHEAD, TRACKER_OVERHEAD};
 
-/// Largest IP datagram, header included (IPv4 total length and IPv6
-/// payload length are 16-bit fields).
+/// Largest IPv4 datagram (header included) and IPv6 payload (after the
+/// fixed header): both length fields are 16 bits.
 const MAX_DATAGRAM: usize = 65_535;
 const IPV6_HEADER: usize = 40;
 const FRAGMENT_HEADER: usize = 8;
@@ -292,8 +304,9 @@ struct Fragment<'a> {
     offset: u32,
     more: bool,
     data: &'a [u8],
-    /// Bytes of header before the fragmentable part in the reassembled
-    /// datagram (IPv4 header; IPv6 header plus unfragmentable part).
+    /// Bytes that count against [`MAX_DATAGRAM`] before the fragmentable
+    /// part: the IPv4 header, or the IPv6 unfragmentable extension
+    /// headers (the fixed header is outside the payload length).
     prefix_len: usize,
     /// Kept from an offset-0 fragment.
     header: Option<FirstHeader>,
@@ -634,7 +647,7 @@ fn locate<'a>(pkt: &Packet<'a>) -> Result<Fragment<'a>, Refusal> {
         offset,
         more: ip.more_fragments,
         data,
-        prefix_len: fh,
+        prefix_len: fh.saturating_sub(IPV6_HEADER),
         header,
         transport: Some(next),
     })

@@ -858,3 +858,20 @@ fn timer_from_the_first_fragment_follows_the_target() {
         assert_eq!(&out[20..36], &[want; 16], "refresh={refresh}");
     }
 }
+
+/// IPv6's limit is on the payload length, after the 40-byte fixed
+/// header: fragmentable data may end at 65535, not one byte later.
+#[test]
+fn ipv6_payload_may_reach_65535() {
+    let u6 = udp6(0, false)[..40].to_vec();
+    let fits = v6_fragment(&u6, 6, 253, 65_528, false, &[0; 7]);
+    let over = v6_fragment(&u6, 6, 253, 65_528, false, &[0; 8]);
+    let mut d = defrag();
+    let mut ev = Vec::new();
+    assert_eq!(feed(&mut d, &[fits], t(0), &mut ev), Outcome::Held);
+    assert_eq!(
+        feed(&mut d, &[over], t(0), &mut ev),
+        Outcome::Refused(Refusal::TooLarge)
+    );
+    assert_eq!(ev, [DefragEvent::PktTooLarge { v6: true }]);
+}
