@@ -442,6 +442,27 @@ impl Defragmenter {
         events: &mut Vec<DefragEvent>,
     ) -> Outcome {
         let v6 = frag.v6;
+        if let Err(o) = self.admit(key, &frag, dst, now, events) {
+            return o;
+        }
+        match self.place(key, frag, events) {
+            Err(o) => o,
+            Ok(false) => Outcome::Held,
+            Ok(true) => self.finish(&key, v6, events),
+        }
+    }
+
+    /// Makes room for the fragment and finds or opens its datagram, or
+    /// says why not.
+    fn admit(
+        &mut self,
+        key: Key,
+        frag: &Fragment<'_>,
+        dst: IpAddr,
+        now: Ts,
+        events: &mut Vec<DefragEvent>,
+    ) -> Result<(), Outcome> {
+        let v6 = frag.v6;
 
         // A datagram whose host would already have given up on it
         // (RFC 791 reassembly timer, RFC 8200 §4.5 60 s) starts afresh.
@@ -456,7 +477,7 @@ impl Defragmenter {
         // The rest of a datagram dropped earlier goes the same way, before
         // it can count against any cap.
         if self.trackers.get(&key).is_some_and(|t| t.dead) {
-            return Outcome::Refused(Refusal::DatagramDropped);
+            return Err(Outcome::Refused(Refusal::DatagramDropped));
         }
 
         // Room for this fragment, and for a new datagram if it opens one.
@@ -469,17 +490,17 @@ impl Defragmenter {
         if is_new && self.trackers.len() >= self.cfg.max_trackers {
             self.expire(now, events);
             if self.trackers.len() >= self.cfg.max_trackers {
-                return self.cap_hit(Cap::Trackers, v6, events);
+                return Err(self.cap_hit(Cap::Trackers, v6, events));
             }
         }
         if self.used + need > self.cfg.memcap {
             self.expire(now, events);
             if self.used + need > self.cfg.memcap {
-                return self.cap_hit(Cap::Memcap, v6, events);
+                return Err(self.cap_hit(Cap::Memcap, v6, events));
             }
         }
 
-        // Find or open the datagram; refresh its place in the expiry order.
+        // Open the datagram, or refresh its place in the expiry order.
         if is_new {
             let policy = self.cfg.policies.lookup(dst);
             let t = Tracker::new(v6, policy, now, self.next_serial);
@@ -487,15 +508,28 @@ impl Defragmenter {
             self.used += t.held();
             self.expiry.insert((now, t.serial), key);
             self.trackers.insert(key, t);
+        } else if self.cfg.refresh_timeout {
+            if let Some(t) = self.trackers.get_mut(&key) {
+                self.expiry.remove(&(t.last_seen, t.serial));
+                t.last_seen = t.last_seen.max(now);
+                self.expiry.insert((t.last_seen, t.serial), key);
+            }
         }
+        Ok(())
+    }
+
+    /// Places the fragment's bytes in its datagram; `Ok(true)` once the
+    /// datagram is complete.
+    fn place(
+        &mut self,
+        key: Key,
+        frag: Fragment<'_>,
+        events: &mut Vec<DefragEvent>,
+    ) -> Result<bool, Outcome> {
+        let v6 = frag.v6;
         let Some(t) = self.trackers.get_mut(&key) else {
-            return Outcome::Refused(Refusal::Malformed);
+            return Err(Outcome::Refused(Refusal::Malformed));
         };
-        if self.cfg.refresh_timeout {
-            self.expiry.remove(&(t.last_seen, t.serial));
-            t.last_seen = t.last_seen.max(now);
-            self.expiry.insert((t.last_seen, t.serial), key);
-        }
 
         // Fragments past the cap mean a crafted train: drop it whole.
         if t.fragments >= self.cfg.max_frags_per_datagram {
@@ -507,7 +541,7 @@ impl Defragmenter {
                 );
             }
             events.push(DefragEvent::MaxFragHits { v6 });
-            return self.kill(&key, Refusal::TooManyFragments);
+            return Err(self.kill(&key, Refusal::TooManyFragments));
         }
 
         // The last fragment fixes the length; no fragment may contradict
@@ -522,7 +556,7 @@ impl Defragmenter {
         };
         if !consistent {
             events.push(DefragEvent::InconsistentLength { v6 });
-            return self.kill(&key, Refusal::Inconsistent);
+            return Err(self.kill(&key, Refusal::Inconsistent));
         }
         if !frag.more {
             t.set_end(frag_end);
@@ -542,14 +576,16 @@ impl Defragmenter {
         // RFC 5722 §4: an IPv6 datagram with overlapping fragments is
         // discarded whole, and so are its fragments still to come.
         if ins.overlap && v6 && self.cfg.drop_overlaps_v6 {
-            return self.kill(&key, Refusal::Overlap);
+            return Err(self.kill(&key, Refusal::Overlap));
         }
 
-        if !t.is_complete() {
-            return Outcome::Held;
-        }
+        Ok(t.is_complete())
+    }
+
+    /// Takes a complete datagram out and builds it.
+    fn finish(&mut self, key: &Key, v6: bool, events: &mut Vec<DefragEvent>) -> Outcome {
         let built = self
-            .detach(&key)
+            .detach(key)
             .and_then(|mut t| t.take())
             .and_then(|(h, data)| build(v6, h, &data));
         match built {
