@@ -875,3 +875,39 @@ fn ipv6_payload_may_reach_65535() {
     );
     assert_eq!(ev, [DefragEvent::PktTooLarge { v6: true }]);
 }
+
+/// Hop-by-Hop, Destination Options and Routing before the Fragment
+/// header (RFC 8200 §4.1 order): all three stay in the unfragmentable
+/// part; the Routing header's Next Header is relinked to UDP.
+#[test]
+fn ipv6_three_extension_headers_before_the_fragment_header() {
+    let plain = udp6(100, false);
+    let udp = &plain[40..];
+    let mut whole = plain[..40].to_vec();
+    whole[6] = 0; // Hop-by-Hop
+    whole.extend_from_slice(&[60, 0, 1, 4, 0, 0, 0, 0]); // HBH -> DestOpts, PadN
+    whole.extend_from_slice(&[43, 0, 1, 4, 0, 0, 0, 0]); // DestOpts -> Routing, PadN
+    whole.extend_from_slice(&[17, 0, 253, 0, 0, 0, 0, 0]); // Routing type 253, SL 0 -> UDP
+    whole.extend_from_slice(udp);
+    let plen = (whole.len() - 40) as u16;
+    whole[4..6].copy_from_slice(&plen.to_be_bytes());
+
+    let unfrag = &whole[..64];
+    let body = &whole[64..];
+    let frags: Vec<Vec<u8>> = (0..body.len())
+        .step_by(48)
+        .rev()
+        .map(|off| {
+            let end = (off + 48).min(body.len());
+            v6_fragment(unfrag, 56, 17, off, end < body.len(), &body[off..end])
+        })
+        .collect();
+    let mut d = defrag();
+    let mut ev = Vec::new();
+    let out = complete(feed(&mut d, &frags, t(0), &mut ev));
+    assert_eq!(out, whole);
+    assert!(ev.is_empty(), "{ev:?}");
+    let p = decode(&out, LinkType::Raw).expect("decode");
+    assert_eq!(checksum::verify(&p), Ok(()));
+    assert!(matches!(p.l4, L4::Udp { dst_port: 53, .. }));
+}
