@@ -288,6 +288,24 @@ pub struct DefragStats {
     pub tracker_hits: u64,
 }
 
+impl DefragStats {
+    /// The counters under Suricata's stats names (`memcap_hits` and
+    /// `tracker_hits` are portcullis's own).
+    pub fn counters(&self) -> [(&'static str, u64); 9] {
+        [
+            ("defrag.ipv4.fragments", self.ipv4_fragments),
+            ("defrag.ipv4.reassembled", self.ipv4_reassembled),
+            ("defrag.ipv4.timeouts", self.ipv4_timeouts),
+            ("defrag.ipv6.fragments", self.ipv6_fragments),
+            ("defrag.ipv6.reassembled", self.ipv6_reassembled),
+            ("defrag.ipv6.timeouts", self.ipv6_timeouts),
+            ("defrag.max_frag_hits", self.max_frag_hits),
+            ("defrag.memcap_hits", self.memcap_hits),
+            ("defrag.tracker_hits", self.tracker_hits),
+        ]
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 struct Key {
     src: IpAddr,

@@ -911,3 +911,124 @@ fn ipv6_three_extension_headers_before_the_fragment_header() {
     assert_eq!(checksum::verify(&p), Ok(()));
     assert!(matches!(p.l4, L4::Udp { dst_port: 53, .. }));
 }
+
+/// Random cuts of a random datagram, sent in random order with random
+/// duplicates, rebuild it exactly under every policy.
+#[test]
+fn random_fragmentations_rebuild_exactly() {
+    let mut rng = Rng(0x2545_f491_4f6c_dd1d);
+    for round in 0..200 {
+        let whole = udp4(8 + rng.below(3000));
+        let n = whole.len() - 20;
+        // Cut points on 8-byte boundaries.
+        let mut cuts = vec![0];
+        while let Some(&last) = cuts.last() {
+            let next = last + 8 * (1 + rng.below(40));
+            if next >= n {
+                break;
+            }
+            cuts.push(next);
+        }
+        if cuts.len() == 1 {
+            cuts.push(8); // one fragment at offset 0 would be no fragment
+        }
+        cuts.push(n);
+        let mut frags: Vec<Vec<u8>> = cuts
+            .windows(2)
+            .map(|w| cut4(&whole, w[0], w[1] - w[0], w[1] < n))
+            .collect();
+        for _ in 0..rng.below(3) {
+            let dup = frags[rng.below(frags.len())].clone();
+            frags.push(dup);
+        }
+        // Fisher-Yates.
+        for i in (1..frags.len()).rev() {
+            frags.swap(i, rng.below(i + 1));
+        }
+        let policy = Policy::ALL[round % Policy::ALL.len()];
+        let mut cfg = DefragConfig::default();
+        cfg.policies.default = policy;
+        let mut d = Defragmenter::new(cfg);
+        let mut ev = Vec::new();
+        let mut got = None;
+        for f in &frags {
+            let p = decode(f, LinkType::Raw).expect("decode");
+            match d.add(&p, t(0), &mut ev) {
+                Outcome::Complete(b) => got = Some(b),
+                Outcome::Held => {}
+                // A duplicate after completion opens a new datagram.
+                other => panic!("{policy}: {other:?}"),
+            }
+        }
+        assert_eq!(got.as_deref(), Some(&whole[..]), "{policy} round {round}");
+        assert!(ev.iter().all(|e| *e == DefragEvent::Overlap { v6: false }));
+    }
+}
+
+/// Overlapping fragments with random extents, each filled with its own
+/// arrival number: under `first` every byte must come from the earliest
+/// fragment covering it, under `last` from the latest, and under every
+/// policy from *some* fragment covering it.
+#[test]
+fn overlaps_against_a_byte_model() {
+    let mut rng = Rng(0xdead_beef_cafe_f00d);
+    let h = {
+        let mut h = udp4(0)[..20].to_vec();
+        h[9] = 253;
+        h
+    };
+    for round in 0..600 {
+        let policy = Policy::ALL[round % Policy::ALL.len()];
+        let blocks = 1 + rng.below(24);
+        // Fragments as (offset, len) in 8-byte blocks; arrival number
+        // k+1 is the byte value. The final one is the last fragment.
+        let mut frags: Vec<(usize, usize)> = (0..1 + rng.below(12))
+            .map(|_| {
+                let off = rng.below(blocks);
+                (off, 1 + rng.below(blocks - off))
+            })
+            .collect();
+        // Cover every block, and end with a block of its own: a
+        // fragment spanning the whole datagram would be no fragment.
+        frags.push((0, blocks));
+        frags.push((blocks, 1));
+        let turn = rng.below(frags.len());
+        frags.rotate_right(turn);
+        let mut cfg = DefragConfig::default();
+        cfg.policies.default = policy;
+        let mut d = Defragmenter::new(cfg);
+        let mut ev = Vec::new();
+        let mut done = None;
+        for (k, &(off, len)) in frags.iter().enumerate() {
+            let data = vec![(k + 1) as u8; len * 8];
+            let more = off + len <= blocks;
+            let f = v4_fragment(&h, off * 8, more, &data);
+            let p = decode(&f, LinkType::Raw).expect("decode");
+            if let Outcome::Complete(b) = d.add(&p, t(0), &mut ev) {
+                done = Some((k, b));
+                break;
+            }
+        }
+        // The whole-span fragment guarantees completion by the end.
+        let (done_at, out) = done.expect("completes");
+        let seen = &frags[..=done_at];
+        for (i, block) in out[20..].chunks(8).enumerate() {
+            let owner = usize::from(block[0]);
+            assert!(block.iter().all(|b| usize::from(*b) == owner));
+            let mut covering = seen
+                .iter()
+                .enumerate()
+                .filter(|(_, &(o, l))| o <= i && i < o + l)
+                .map(|(k, _)| k + 1);
+            assert!(
+                covering.clone().any(|k| k == owner),
+                "{policy} round {round}: block {i} from a fragment not covering it"
+            );
+            match policy {
+                Policy::First => assert_eq!(covering.next(), Some(owner), "round {round}"),
+                Policy::Last => assert_eq!(covering.last(), Some(owner), "round {round}"),
+                _ => {}
+            }
+        }
+    }
+}
