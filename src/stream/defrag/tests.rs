@@ -1026,7 +1026,7 @@ fn overlaps_against_a_byte_model() {
             );
             match policy {
                 Policy::First => assert_eq!(covering.next(), Some(owner), "round {round}"),
-                Policy::Last => assert_eq!(covering.last(), Some(owner), "round {round}"),
+                Policy::Last => assert_eq!(covering.next_back(), Some(owner), "round {round}"),
                 _ => {}
             }
         }
