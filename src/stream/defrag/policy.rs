@@ -18,6 +18,10 @@
 //! | solaris   | `ns < os && ne >= oe`  | solaris                             |
 //! | bsd-right | `ne > oe`              | bsd-right                           |
 //!
+//! RFC 791's example reassembly procedure keeps the more recently
+//! arrived copy (`last`); real stacks differ, which is why the choice is
+//! per target.
+//!
 //! The name mapping is Suricata's (`DefragGetOsPolicy`); the predicates
 //! reproduce the per-policy results of the Novak pattern ("Target-Based
 //! Fragmentation Reassembly", 2005) that Suricata's tests pin, and the

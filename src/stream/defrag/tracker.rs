@@ -1,6 +1,12 @@
 //! One datagram in progress: the bytes held so far as disjoint pieces,
 //! the header of whichever fragment supplied byte 0, and the length
 //! once the last fragment told it.
+//!
+//! Completeness is a byte count rather than RFC 815's list of holes:
+//! pieces never overlap and never pass the known length, so holding as
+//! many bytes as the length says means there is no hole left. Overlaps
+//! are settled when a fragment arrives, so the pieces are always the
+//! datagram as the target would hold it so far.
 
 use std::collections::BTreeMap;
 
