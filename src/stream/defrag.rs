@@ -46,6 +46,10 @@
 //! - windows, vista, windows2k3 -> `windows`
 //! - last -> `last`
 //!
+//! The engine's TCP `host-os-policy` table can drive defrag too:
+//! [`Defragmenter::add_with_policy`] takes the policy from the caller,
+//! and `From<stream::Policy>` applies the mapping above.
+//!
 //! Every overlap raises [`DefragEvent::Overlap`]; one where the copies
 //! differ also raises [`DefragEvent::OverlapDifferentData`], the
 //! evasion signal. With [`DefragConfig::drop_overlaps_v6`] an IPv6
@@ -375,8 +379,32 @@ impl Defragmenter {
         self.trackers.len()
     }
 
-    /// Takes one packet. See the module docs for what comes back.
+    /// Takes one packet. See the module docs for what comes back. A new
+    /// datagram gets its policy from [`DefragConfig::policies`].
     pub fn add(&mut self, pkt: &Packet<'_>, now: Ts, events: &mut Vec<DefragEvent>) -> Outcome {
+        self.add_with(pkt, now, None, events)
+    }
+
+    /// As [`Defragmenter::add`], with the policy for a new datagram
+    /// chosen by the caller, e.g. from the engine's `host-os-policy`
+    /// table: `host_os.lookup(pkt.ip.dst).into()`.
+    pub fn add_with_policy(
+        &mut self,
+        pkt: &Packet<'_>,
+        now: Ts,
+        policy: Policy,
+        events: &mut Vec<DefragEvent>,
+    ) -> Outcome {
+        self.add_with(pkt, now, Some(policy), events)
+    }
+
+    fn add_with(
+        &mut self,
+        pkt: &Packet<'_>,
+        now: Ts,
+        policy: Option<Policy>,
+        events: &mut Vec<DefragEvent>,
+    ) -> Outcome {
         if !pkt.ip.is_fragment() {
             return Outcome::NotFragment;
         }
@@ -400,7 +428,8 @@ impl Defragmenter {
             proto: if v6 { 0 } else { pkt.ip.proto },
             vlan: pkt.link.vlan,
         };
-        self.insert(key, frag, pkt.ip.dst, now, events)
+        let policy = policy.unwrap_or_else(|| self.cfg.policies.lookup(pkt.ip.dst));
+        self.insert(key, frag, policy, now, events)
     }
 
     /// Drops every datagram idle for more than the timeout at `now` (or,
@@ -455,12 +484,12 @@ impl Defragmenter {
         &mut self,
         key: Key,
         frag: Fragment<'_>,
-        dst: IpAddr,
+        policy: Policy,
         now: Ts,
         events: &mut Vec<DefragEvent>,
     ) -> Outcome {
         let v6 = frag.v6;
-        if let Err(o) = self.admit(key, &frag, dst, now, events) {
+        if let Err(o) = self.admit(key, &frag, policy, now, events) {
             return o;
         }
         match self.place(key, frag, events) {
@@ -476,7 +505,7 @@ impl Defragmenter {
         &mut self,
         key: Key,
         frag: &Fragment<'_>,
-        dst: IpAddr,
+        policy: Policy,
         now: Ts,
         events: &mut Vec<DefragEvent>,
     ) -> Result<(), Outcome> {
@@ -520,7 +549,6 @@ impl Defragmenter {
 
         // Open the datagram, or refresh its place in the expiry order.
         if is_new {
-            let policy = self.cfg.policies.lookup(dst);
             let t = Tracker::new(v6, policy, now, self.next_serial);
             self.next_serial += 1;
             self.used += t.held();

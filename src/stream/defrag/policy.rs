@@ -102,6 +102,23 @@ impl Policy {
     }
 }
 
+/// The engine's `host-os-policy` flavour (TCP reassembly) to the defrag
+/// policy, so one host table can drive both.
+impl From<crate::stream::Policy> for Policy {
+    fn from(p: crate::stream::Policy) -> Policy {
+        use crate::stream::Policy as Os;
+        match p {
+            Os::Bsd | Os::Hpux10 | Os::Irix => Policy::Bsd,
+            Os::BsdRight => Policy::BsdRight,
+            Os::Linux | Os::OldLinux => Policy::Linux,
+            Os::First | Os::OldSolaris | Os::Hpux11 | Os::Macos => Policy::First,
+            Os::Solaris => Policy::Solaris,
+            Os::Windows | Os::Vista | Os::Windows2k3 => Policy::Windows,
+            Os::Last => Policy::Last,
+        }
+    }
+}
+
 impl Default for Policy {
     /// Suricata's defrag default.
     fn default() -> Self {
@@ -267,6 +284,10 @@ mod tests {
             assert_eq!(Policy::from_name(name), Some(want), "{name}");
         }
         assert_eq!(Policy::from_name("plan9"), None);
+        for (name, want) in cases {
+            let os = crate::stream::Policy::parse(name).expect("a host-os-policy name");
+            assert_eq!(Policy::from(os), want, "{name} via the TCP table");
+        }
         for p in Policy::ALL {
             assert_eq!(Policy::from_name(p.name()), Some(p));
         }

@@ -367,8 +367,27 @@ fn policy_follows_the_destination() {
     );
 
     let mut d = defrag();
-    let out = complete(feed(&mut d, &[old, new, last], t(0), &mut Vec::new()));
+    let both = [old, new, last];
+    let out = complete(feed(&mut d, &both, t(0), &mut Vec::new()));
     assert_eq!(&out[20..36], &[b'o'; 16], "default bsd: held copy wins");
+
+    // The caller may choose instead, e.g. from the TCP host-os table.
+    let mut hosts = crate::stream::PolicyTable::default();
+    hosts.add("old-linux", "198.18.1.2").expect("valid");
+    let mut d = defrag();
+    let mut out = None;
+    for f in &both {
+        let p = decode(f, LinkType::Raw).expect("decode");
+        let policy = hosts.lookup(p.ip.dst).into();
+        if let Outcome::Complete(b) = d.add_with_policy(&p, t(0), policy, &mut Vec::new()) {
+            out = Some(b);
+        }
+    }
+    assert_eq!(
+        &out.expect("complete")[20..36],
+        &[b'n'; 16],
+        "old-linux -> linux"
+    );
 }
 
 #[test]
