@@ -91,10 +91,16 @@
 //! still fill our copy). [`DefragConfig::refresh_timeout`] = false
 //! follows the targets instead.
 //!
-//! Shortcomings: the tiny-fragment check reads the transport header only
-//! when it directly follows the IP header or the Fragment header (not
-//! RFC 7112's whole IPv6 header chain); RFC 1858's "offset 1 over TCP"
-//! rule is left to the overlap policies.
+//! Shortcomings: RFC 1858's "offset 1 over TCP" rule is left to the
+//! overlap policies; an IPv6 first fragment without its whole header
+//! chain (RFC 7112) is flagged as tiny, not refused. Upstream of this
+//! module, `decode` (through etherparse) keeps parsing extension headers
+//! after a Fragment header even in non-first fragments, whose bytes
+//! there are payload: such a fragment whose Fragment header names
+//! Destination Options, Routing or AH (IPsec AH after fragmentation is
+//! the common case) is misread or rejected as truncated and never gets
+//! here. The fix belongs in `decode`: stop at a Fragment header with a
+//! non-zero offset.
 
 pub mod policy;
 mod tracker;
@@ -232,8 +238,11 @@ pub enum DefragEvent {
     PktTooLarge { v6: bool },
     /// IPv6 fragment with M set and a length not a multiple of 8.
     InvalidLength,
-    /// A first fragment too short to hold its transport header: filters
-    /// that read ports or TCP flags from it can be fooled (RFC 1858 §3).
+    /// A first fragment too short to hold its transport header (for
+    /// IPv6, with the extension headers after the Fragment header before
+    /// it, RFC 7112): filters that read ports or TCP flags from it can be
+    /// fooled (RFC 1858 §3). `len` is the fragment's data length, `min`
+    /// what the headers need (a lower bound when the IPv6 chain is cut).
     TinyFragment { v6: bool, len: usize, min: usize },
     /// Last fragments disagreeing on the length, or data past it.
     InconsistentLength { v6: bool },
@@ -332,8 +341,9 @@ struct Fragment<'a> {
     prefix_len: usize,
     /// Kept from an offset-0 fragment.
     header: Option<FirstHeader>,
-    /// Protocol of the transport header right after, when known.
-    transport: Option<u8>,
+    /// Where the transport header starts in `data` and its protocol, or
+    /// (IPv6) `Err(bytes needed)` when the header chain is cut short.
+    transport: Result<(usize, u8), usize>,
 }
 
 /// The defragmenter: datagrams in progress and their accounting.
@@ -706,7 +716,7 @@ fn locate<'a>(pkt: &Packet<'a>) -> Result<Fragment<'a>, Refusal> {
                 bytes: ip.header.to_vec(),
                 next_header: None,
             }),
-            transport: Some(ip.proto),
+            transport: Ok((0, ip.proto)),
         });
     }
 
@@ -731,8 +741,38 @@ fn locate<'a>(pkt: &Packet<'a>) -> Result<Fragment<'a>, Refusal> {
         data,
         prefix_len: fh.saturating_sub(IPV6_HEADER),
         header,
-        transport: Some(next),
+        transport: if at_zero {
+            v6_upper_layer(next, data)
+        } else {
+            Ok((0, next))
+        },
     })
+}
+
+/// In a first fragment, walks the extension headers that follow the
+/// Fragment header (they belong to the fragmentable part, RFC 8200
+/// §4.5) to the upper-layer header: its offset in `data` and protocol,
+/// or the bytes needed if the chain runs past the fragment.
+fn v6_upper_layer(mut next: u8, data: &[u8]) -> Result<(usize, u8), usize> {
+    let mut at = 0;
+    for _ in 0..16 {
+        let len = match next {
+            0 | 43 | 60 | 135 | 139 | 140 => {
+                (usize::from(*data.get(at + 1).ok_or(at + 2)?) + 1) * 8
+            }
+            // Authentication Header: length in 4-octet units, minus 2.
+            51 => (usize::from(*data.get(at + 1).ok_or(at + 2)?) + 2) * 4,
+            _ => return Ok((at, next)),
+        };
+        if at + len > data.len() {
+            return Err(at + len);
+        }
+        next = *data.get(at).ok_or(at + 1)?;
+        at += len;
+    }
+    // A chain this long is not a real packet's; treat what follows as
+    // opaque upper-layer data.
+    Ok((at, next))
 }
 
 /// Walks the IPv6 header chain to the Fragment header. Returns the index
@@ -784,14 +824,16 @@ fn check_fragment(f: &Fragment<'_>, events: &mut Vec<DefragEvent>) -> Result<(),
         return Err(Refusal::Empty);
     }
     // RFC 1858 §3: a first fragment too short for the transport header
-    // lets ports or TCP flags sit in a later fragment. Kept (reassembly
-    // mends it, and detection sees the whole header) but flagged.
+    // lets ports or TCP flags sit in a later fragment; RFC 7112 asks the
+    // same of the IPv6 header chain. Kept (reassembly mends it, and
+    // detection sees the whole header) but flagged.
     if f.offset == 0 && f.more {
         let min = match f.transport {
-            Some(6) => 20,
-            Some(17) | Some(1) | Some(58) => 8,
-            Some(132) => 12,
-            _ => 0,
+            Ok((at, 6)) => at + 20,
+            Ok((at, 17 | 1 | 58)) => at + 8,
+            Ok((at, 132)) => at + 12,
+            Ok(_) => 0,
+            Err(need) => need,
         };
         if f.data.len() < min {
             events.push(DefragEvent::TinyFragment {

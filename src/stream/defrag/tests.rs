@@ -1051,3 +1051,35 @@ fn overlaps_against_a_byte_model() {
         }
     }
 }
+
+/// RFC 7112: a Destination Options header after the Fragment header is
+/// part of the chain the first fragment must hold along with the upper
+/// layer header. Here the first fragment holds only the options, and UDP
+/// comes in the second: flagged, still reassembled.
+#[test]
+fn ipv6_first_fragment_without_the_upper_layer_header() {
+    let plain = udp6(8, false);
+    let mut u6 = plain[..40].to_vec();
+    u6[6] = 58; // replaced by the fragment code's relinking
+    let mut body = vec![17u8, 0, 1, 4, 0, 0, 0, 0]; // DestOpts -> UDP, PadN
+    body.extend_from_slice(&plain[40..]);
+    let first = v6_fragment(&u6, 6, 60, 0, true, &body[..8]);
+    // Only the first fragment's Next Header counts (RFC 8200 §4.5), so
+    // the second may name anything; it names UDP because the decoder
+    // (etherparse) would read its payload as a Destination Options
+    // header otherwise and reject it as truncated.
+    let rest = v6_fragment(&u6, 6, 17, 8, false, &body[8..]);
+    let mut d = defrag();
+    let mut ev = Vec::new();
+    let out = complete(feed(&mut d, &[first, rest], t(0), &mut ev));
+    assert_eq!(
+        ev,
+        [DefragEvent::TinyFragment {
+            v6: true,
+            len: 8,
+            min: 16
+        }]
+    );
+    let p = decode(&out, LinkType::Raw).expect("decode");
+    assert!(matches!(p.l4, L4::Udp { dst_port: 53, .. }));
+}
