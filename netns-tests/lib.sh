@@ -1,8 +1,9 @@
+# shellcheck shell=bash
 # Shared helpers for the namespace tests; sourced by every test_*.sh.
 #
 # A test calls need_root, then lab_init, which picks a prefix unique to the
-# test (NT_PREFIX from run.sh, else t<pid>; at most 9 characters so that
-# "<prefix>-tun-c" fits the 15-character device name limit), makes a work
+# test (NT_PREFIX from run.sh, else t<pid>; at most 7 characters, the
+# limit `portcullis lab up --prefix` sets), makes a work
 # folder and installs a trap that, on every exit path, stops what the test
 # started, runs `portcullis lab down` and deletes any namespace left with
 # the prefix.  All waits poll with a deadline; nothing asserts on time.
@@ -44,8 +45,8 @@ need_root() {
 
 # lab_init: prefix P, work folder WORK, cleanup trap.
 lab_init() {
-    P=${NT_PREFIX:-t$$}
-    ((${#P} <= 9)) || fail "prefix $P is too long for device names"
+    P=${NT_PREFIX:-t$(($$ % 1000000))}
+    ((${#P} <= 7)) || fail "prefix $P is longer than 7 characters"
     WORK=$(mktemp -d "/tmp/portcullis-nt-$P.XXXXXX")
     BG_PIDS=()
     PC_PID=""
@@ -205,8 +206,12 @@ no_lab_namespaces() {
     [[ -z $(lab_namespaces) ]]
 }
 
-# http_ready: one quick request from the client side was answered.
+# http_ready: one quick request from the client side was answered.  Fails
+# the test at once if portcullis has exited meanwhile.
 http_ready() {
+    if [[ -n $PC_PID ]] && ! pc_alive; then
+        fail "portcullis exited; it was needed to forward"
+    fi
     in_ns client curl -s -o /dev/null --max-time 2 "http://$SERVER4/"
 }
 

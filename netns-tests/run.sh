@@ -40,8 +40,8 @@ i=0
 for t in "${tests[@]}"; do
     name=$(basename "$t" .sh)
     i=$((i + 1))
-    # Short enough for "<prefix>-tun-c" to fit in 15 characters.
-    prefix=$(printf 't%d%02d' $(($$ % 100000)) $((i % 100)))
+    # At most 7 characters, as `portcullis lab up --prefix` wants.
+    prefix=$(printf 't%d%02d' $(($$ % 10000)) $((i % 100)))
     start=$SECONDS
     rc=0
     NT_PREFIX=$prefix timeout -k 15 "${NETNS_TEST_TIMEOUT:-300}" \

@@ -2,6 +2,7 @@
 # Every trigger documented in rules/portcullis.rules raises its alert, once,
 # in IDS mode (so every request completes); the pass rule for /healthz keeps
 # the test string after it from alerting.
+# shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
 need_root
 lab_init

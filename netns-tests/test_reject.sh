@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # A `reject` rule (sid 1000006, GET /reject-me) resets the connection: curl
 # fails with exit code 56 ("connection reset") at once, not 28 (timeout).
+# shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
 need_root
 lab_init

@@ -3,6 +3,7 @@
 # scripts/topology-up.sh: traffic flows, rules from the config match, a
 # command-line --mode overrides the config's, and on SIGINT portcullis
 # detaches without removing devices it did not make.
+# shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
 need_root
 lab_init

@@ -4,6 +4,7 @@
 # sends "portcullis" to tcp/9000 (sid 1000011, a `drop` rule).  In IDS mode
 # the listener gets everything and the alert says "allowed"; in IPS mode
 # the second segment is dropped, so the listener never sees the phrase.
+# shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
 need_root
 lab_init
