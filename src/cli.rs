@@ -32,6 +32,24 @@ enum Cmd {
     Lab(LabCmd),
     /// Parse rule files and report every rule that does not load.
     CheckRules(CheckArgs),
+    /// Run a capture (pcap or pcapng, `-` for stdin) through the engine.
+    Replay(ReplayArgs),
+}
+
+#[derive(Args)]
+struct ReplayArgs {
+    pcap: PathBuf,
+    #[command(flatten)]
+    engine: EngineArgs,
+    /// Suricata setting, e.g. stream.midstream=true (repeatable).
+    #[arg(long = "set", value_parser = config::parse_kv)]
+    sets: Vec<(String, String)>,
+    /// Don't validate checksums (captures taken with checksum offload).
+    #[arg(long)]
+    no_checksum_checks: bool,
+    /// Suricata threshold.config.
+    #[arg(long)]
+    threshold_file: Option<PathBuf>,
 }
 
 #[derive(Subcommand)]
@@ -80,6 +98,9 @@ struct LabArgs {
     /// Don't start the HTTP server in the server namespace.
     #[arg(long)]
     no_http: bool,
+    /// tun: portcullis routes IP packets; tap: it bridges Ethernet frames.
+    #[arg(long, value_enum, default_value = "tun")]
+    kind: DeviceKind,
     #[command(flatten)]
     engine: EngineArgs,
 }
@@ -99,6 +120,7 @@ pub fn main() -> ExitCode {
     match cli.cmd {
         Cmd::CheckRules(a) => check_rules(&a),
         Cmd::Run(a) => report(run(&a.engine)),
+        Cmd::Replay(a) => report(replay(&a)),
         Cmd::Lab(LabCmd::Up(a)) => report(lab_up(&a)),
         Cmd::Lab(LabCmd::Down { prefix }) => {
             if lab::down(&prefix) {
@@ -132,7 +154,7 @@ fn report(r: Result<(), Box<dyn std::error::Error>>) -> ExitCode {
 /// Exit 0: every rule loaded; 1: some failed; 2: none loaded, or a
 /// file could not be read.
 fn check_rules(a: &CheckArgs) -> ExitCode {
-    let prepared = config::vars(&config::File::default(), &a.vars).and_then(|v| {
+    let prepared = config::vars(&[], &config::File::default(), &a.vars).and_then(|v| {
         Ok((
             v,
             config::classifications(a.classification.as_deref(), &a.files)?,
@@ -179,6 +201,7 @@ struct Prepared {
 
 fn prepare(
     a: &EngineArgs,
+    base_vars: &[(&str, &str)],
     default_eve: &Path,
     default_rules: &[PathBuf],
 ) -> Result<Prepared, ConfigError> {
@@ -195,7 +218,7 @@ fn prepare(
     if rules.is_empty() {
         rules = default_rules.to_vec();
     }
-    let vars = config::vars(&file, &a.vars)?;
+    let vars = config::vars(base_vars, &file, &a.vars)?;
     let classes = config::classifications(
         a.classification
             .as_deref()
@@ -232,7 +255,7 @@ fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
 }
 
 fn run(a: &EngineArgs) -> Result<(), Box<dyn std::error::Error>> {
-    let mut p = prepare(a, Path::new("eve.json"), &[])?;
+    let mut p = prepare(a, &[], Path::new("eve.json"), &[])?;
     let specs = devices(&p.file.device)?;
     if !netns::is_root() {
         return Err("portcullis run needs root (CAP_NET_ADMIN) to open TUN/TAP devices".into());
@@ -277,19 +300,71 @@ fn open(d: &DeviceSpec) -> std::io::Result<tun::Device> {
     tun::open(&d.name, d.netns.as_deref(), d.kind, false)
 }
 
+fn replay(a: &ReplayArgs) -> Result<(), Box<dyn std::error::Error>> {
+    let e = &a.engine;
+    let file = match &e.config {
+        Some(p) => config::read(p)?,
+        None => config::File::default(),
+    };
+    let rules = if e.rules.is_empty() {
+        file.rules.clone()
+    } else {
+        e.rules.clone()
+    };
+    let eve_log = e
+        .eve_log
+        .clone()
+        .or_else(|| file.eve_log.clone())
+        .ok_or("replay needs --eve-log FILE (or eve-log in the config)")?;
+    let mut opts = crate::replay::ReplayOpts::new(&a.pcap, rules, eve_log);
+    opts.mode = e.mode.or(file.mode).unwrap_or(ModeName::Ids).into();
+    opts.vars = file
+        .vars
+        .clone()
+        .into_iter()
+        .chain(e.vars.iter().cloned())
+        .collect();
+    opts.sets = a.sets.clone();
+    opts.checksums = !a.no_checksum_checks;
+    opts.threshold_file = a.threshold_file.clone();
+    opts.classification = e.classification.clone().or(file.classification.clone());
+    let r = crate::replay::run(&opts)?;
+    eprintln!(
+        "replayed {} packets ({} bytes) in {:.3} s: {:.1} Mbit/s, {:.0} packets/s; {} alerts, {} dropped",
+        r.packets,
+        r.bytes,
+        r.elapsed.as_secs_f64(),
+        r.mbit_per_sec(),
+        r.packets_per_sec(),
+        r.alerts,
+        r.dropped
+    );
+    if let Some(err) = &r.capture_error {
+        eprintln!("portcullis: {err} (packets before it were replayed)");
+    }
+    Ok(())
+}
+
 fn lab_up(a: &LabArgs) -> Result<(), Box<dyn std::error::Error>> {
     if a.prefix.is_empty() || a.prefix.len() > 7 {
         return Err("--prefix must be 1 to 7 characters (device names are {prefix}-tun-c)".into());
     }
-    config::check_ifname(&format!("{}-tun-c", a.prefix))?;
+    config::check_ifname(&lab::sides(&a.prefix, a.kind)[0].dev)?;
     let dir = std::env::temp_dir().join(format!("portcullis-{}", a.prefix));
-    let mut p = prepare(&a.engine, &dir.join("eve.json"), &[PathBuf::from("rules")])?;
+    // The lab's own hosts are its home network, unless told otherwise.
+    let base = [("HOME_NET", lab::HOME_NET)];
+    let mut p = prepare(
+        &a.engine,
+        &base,
+        &dir.join("eve.json"),
+        &[PathBuf::from("rules")],
+    )?;
     if !netns::is_root() {
         return Err("portcullis lab needs root to create namespaces and devices".into());
     }
     let rt = runtime()?;
     rt.block_on(async {
-        let mut lab = lab::Lab::up(&a.prefix, !a.no_http)?;
+        let mut lab = lab::Lab::up(&a.prefix, a.kind, !a.no_http)?;
         let devs = lab.devices.take().ok_or("lab has no devices")?;
         summary(&p, &devs);
         tracing::info!(

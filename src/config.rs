@@ -26,6 +26,8 @@ pub struct File {
     pub device: Vec<DeviceSpec>,
     pub flow: Option<FlowSection>,
     pub stream: Option<StreamSection>,
+    /// IPS: seconds to cut off a host whose packet was blocked (0: off).
+    pub isolate_secs: Option<u64>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, clap::ValueEnum)]
@@ -53,7 +55,7 @@ pub struct DeviceSpec {
     pub kind: DeviceKind,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
 pub enum DeviceKind {
     #[default]
@@ -108,11 +110,18 @@ pub fn parse_kv(s: &str) -> Result<(String, String), String> {
     }
 }
 
-/// Variables: Suricata's defaults, then the file's, then `--var`s.
-pub fn vars(file: &File, cli: &[(String, String)]) -> Result<Vars, ConfigError> {
+/// Variables: Suricata's defaults, then the caller's `base` (the lab's
+/// own network), then the file's, then `--var`s; later ones win.
+pub fn vars(
+    base: &[(&str, &str)],
+    file: &File,
+    cli: &[(String, String)],
+) -> Result<Vars, ConfigError> {
     let mut vars = Vars::default();
-    for (k, v) in file.vars.iter().chain(cli.iter().map(|(k, v)| (k, v))) {
-        vars.set(k, v)
+    let base = base.iter().map(|(k, v)| (k.to_string(), v.to_string()));
+    let file = file.vars.iter().map(|(k, v)| (k.clone(), v.clone()));
+    for (k, v) in base.chain(file).chain(cli.iter().cloned()) {
+        vars.set(&k, &v)
             .map_err(|e| ConfigError(format!("variable {k}: {e}")))?;
     }
     Ok(vars)
@@ -174,6 +183,7 @@ pub fn load_rules(
 pub fn engine(file: &File, mode: Mode) -> EngineConfig {
     let mut cfg = EngineConfig {
         mode,
+        isolate_secs: file.isolate_secs.unwrap_or(0),
         ..EngineConfig::default()
     };
     if let Some(f) = &file.flow {

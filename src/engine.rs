@@ -8,7 +8,7 @@
 use std::collections::BTreeMap;
 
 use crate::decode::{self, tcp_flags, DecodeError, LinkType, Packet, L4};
-use crate::detect::{Detector, Input, RuleId, StreamView};
+use crate::detect::{Detector, Input, RuleId, Scratch, StreamView};
 use crate::flow::{tcp::seq, Dir, Flow, FlowAction, FlowKey, FlowTable, Lookup};
 use crate::output::eve::{self, AlertEvent, AlertInfo, Event, FlowCounters, Header};
 use crate::rules::Action;
@@ -42,6 +42,12 @@ pub struct EngineConfig {
     pub flow_events: bool,
     /// Put payload and packet bytes in alerts.
     pub alert_payload: bool,
+    /// IPS: after a block, drop everything from and to the offending
+    /// host for this many seconds (0: off).
+    pub isolate_secs: u64,
+    /// Validate IP, TCP, UDP and ICMP checksums. Captures taken where
+    /// the NIC computes checksums carry wrong ones: turn this off there.
+    pub checksums: bool,
 }
 
 impl Default for EngineConfig {
@@ -53,6 +59,8 @@ impl Default for EngineConfig {
             stream: StreamConfig::default(),
             flow_events: false,
             alert_payload: true,
+            isolate_secs: 0,
+            checksums: true,
         }
     }
 }
@@ -63,6 +71,7 @@ pub struct Stats {
     pub packets: u64,
     pub bytes: u64,
     pub decoder_errors: BTreeMap<&'static str, u64>,
+    pub invalid_checksums: BTreeMap<&'static str, u64>,
     pub flows: u64,
     pub flows_evicted: u64,
     pub flow_table_full: u64,
@@ -71,6 +80,8 @@ pub struct Stats {
     pub rejected: u64,
     pub injected: u64,
     pub fragments_uninspected: u64,
+    pub isolated_hosts: u64,
+    pub isolated_drops: u64,
 }
 
 /// Where a frame came from.
@@ -88,6 +99,8 @@ pub struct Engine {
     flows: FlowTable,
     mem: StreamMem,
     hits: Vec<RuleId>,
+    scratch: Scratch,
+    isolation: Isolation,
     pub stats: Stats,
     last_expire: Ts,
 }
@@ -101,6 +114,8 @@ impl Engine {
             flows,
             mem: StreamMem::default(),
             hits: Vec::with_capacity(16),
+            scratch: Scratch::default(),
+            isolation: Isolation::default(),
             stats: Stats::default(),
             last_expire: Ts(0),
         }
@@ -188,6 +203,30 @@ impl Engine {
             return self.enforce(Verdict::Drop);
         }
 
+        // A receiver discards a packet whose checksum is wrong, so it
+        // must not feed the stream or raise alerts (an insertion attack
+        // would otherwise show the IPS bytes the target never accepts).
+        if self.cfg.checksums {
+            if let Err(bad) = decode::checksum::verify(pkt) {
+                *self
+                    .stats
+                    .invalid_checksums
+                    .entry(bad.counter())
+                    .or_default() += 1;
+                return self.enforce(Verdict::Drop);
+            }
+        }
+        if let Some(e) = pkt.anomaly {
+            *self.stats.decoder_errors.entry(e.event()).or_default() += 1;
+        }
+
+        // Isolation is checked before the flow table: an isolated host
+        // gets no new flows, and its old ones are cut too.
+        if self.isolation.contains(pkt, meta.ts) {
+            self.stats.isolated_drops += 1;
+            return Verdict::Drop;
+        }
+
         let (key, _) = FlowKey::of(pkt);
         let (cfg, mem) = (&self.cfg, &mut self.mem);
         let slot = match self.flows.lookup(key, pkt, meta.ts, &mut |f| {
@@ -225,10 +264,12 @@ impl Engine {
             FlowAction::Inspect => {}
         }
 
+        // Suricata's `established` for a packet is the state before it:
+        // the ACK that completes the handshake is not yet established.
+        let established = flow.established();
         let added = track(&self.cfg.stream, &mut self.mem, flow, dir, pkt);
         self.hits.clear();
         {
-            let established = flow.established();
             let d = &mut flow.dirs[dir.index()];
             let stream = match added {
                 Some(new_from) => Some(StreamView {
@@ -244,12 +285,25 @@ impl Engine {
                 established,
                 stream,
             };
-            self.detector.inspect(&input, &mut d.detect, &mut self.hits);
+            self.detector
+                .inspect(&input, &mut d.detect, &mut self.scratch, &mut self.hits);
         }
 
-        let verdict = self.apply_hits(slot, pkt, dir, meta, out, events);
+        let mut verdict = self.apply_hits(slot, pkt, dir, meta, out, events);
+        // A malformed packet was inspected at the IP layer; IPS mode
+        // still refuses to forward it.
+        if pkt.anomaly.is_some() {
+            verdict = self.enforce(Verdict::Drop);
+        }
         if verdict == Verdict::Drop {
             self.flows.hold(slot);
+            if self.cfg.isolate_secs > 0 {
+                let until = Ts(meta.ts.0 + self.cfg.isolate_secs * 1_000_000);
+                if self.isolation.add(pkt.ip.src, until) {
+                    self.stats.isolated_hosts += 1;
+                    tracing::info!(host = %pkt.ip.src, secs = self.cfg.isolate_secs, "host isolated");
+                }
+            }
         }
         verdict
     }
@@ -272,21 +326,23 @@ impl Engine {
             let Some(flow) = self.flows.get_mut(slot) else {
                 break;
             };
-            let blocks = ips && matches!(rule.action, Action::Drop | Action::Reject);
-            match rule.action {
+            let action = rule.action();
+            let blocks = ips && matches!(action, Action::Drop | Action::Reject(_));
+            match action {
                 Action::Pass => {
                     // Pass sorts first: nothing after it applies.
                     flow.action = FlowAction::Pass;
                     break;
                 }
-                Action::Drop | Action::Reject if ips => {
+                Action::Drop | Action::Reject(_) if ips => {
                     flow.action = FlowAction::Drop;
                     verdict = Verdict::Drop;
                 }
                 _ => {}
             }
-            if rule.action == Action::Reject && ips && out.inject.is_empty() {
-                verdict::reject(pkt, &mut out.inject);
+            // One reject answer per packet, however many reject rules hit.
+            if let (Action::Reject(to), true, true) = (action, ips, out.inject.is_empty()) {
+                verdict::reject(pkt, to, &mut out.inject);
                 self.stats.rejected += 1;
             }
             flow.alerts += 1;
@@ -321,6 +377,7 @@ impl Engine {
                 "bytes": s.bytes,
                 "invalid": s.decoder_errors.values().sum::<u64>(),
                 "errors": s.decoder_errors,
+                "invalid_checksums": s.invalid_checksums,
             },
             "flow": {
                 "total": s.flows,
@@ -335,6 +392,8 @@ impl Engine {
                 "rejected": s.rejected,
                 "injected": s.injected,
                 "fragments_uninspected": s.fragments_uninspected,
+                "isolated_hosts": s.isolated_hosts,
+                "isolated_drops": s.isolated_drops,
             },
             "stream": {
                 "bytes_held": self.mem.used,
@@ -439,11 +498,11 @@ fn alert_event(
             gid: rule.gid,
             signature_id: rule.sid,
             rev: rule.rev,
-            signature: rule.msg.clone(),
-            category: rule.category.clone(),
-            severity: rule.priority,
+            signature: rule.msg().to_string(),
+            category: rule.category().unwrap_or_default().to_string(),
+            severity: rule.severity(),
         },
-        verdict: None,
+        verdict: Some(verdict_info(rule.action(), pkt, dir, blocked)),
         flow: counters(flow),
         payload: payload.map(eve::base64),
         payload_printable: payload.map(eve::printable),
@@ -463,6 +522,29 @@ fn alert_event(
             "wire"
         },
     }
+}
+
+/// EVE's `verdict`: what happened to the packet, and for reject rules
+/// whom the answer went to and what it was (logged in IDS mode too, as
+/// what IPS mode would have done).
+fn verdict_info(action: Action, pkt: &Packet<'_>, dir: Dir, blocked: bool) -> eve::VerdictInfo {
+    let mut v = eve::VerdictInfo {
+        action: if blocked { "drop" } else { "alert" },
+        reject_target: None,
+        reject: Vec::new(),
+    };
+    if let Action::Reject(to) = action {
+        let toward = verdict::reject_targets(pkt, to);
+        let (src, dst) = (dir.name_of_sender(), dir.name());
+        v.reject_target = match (toward.sender, toward.receiver) {
+            (true, true) => Some("both"),
+            (true, false) => Some(src),
+            (false, true) => Some(dst),
+            (false, false) => None,
+        };
+        v.reject.push(toward.kind);
+    }
+    v
 }
 
 /// A flow leaves the table: release its stream bytes, log it if asked.
@@ -522,4 +604,44 @@ fn flow_gone(
             state: flow.tcp.state.name(),
         }),
     })));
+}
+
+/// Hosts cut off after a block, each until a deadline. Capped: when
+/// full, the entry that would expire first makes room.
+#[derive(Debug, Default)]
+struct Isolation {
+    until: std::collections::HashMap<std::net::IpAddr, Ts>,
+}
+
+const ISOLATION_CAP: usize = 4096;
+
+impl Isolation {
+    fn contains(&mut self, pkt: &Packet<'_>, now: Ts) -> bool {
+        if self.until.is_empty() {
+            return false;
+        }
+        let mut hit = false;
+        for host in [pkt.ip.src, pkt.ip.dst] {
+            match self.until.get(&host) {
+                Some(&t) if t > now => hit = true,
+                Some(_) => {
+                    self.until.remove(&host);
+                    tracing::info!(%host, "host isolation ended");
+                }
+                None => {}
+            }
+        }
+        hit
+    }
+
+    /// Returns true when the host was not isolated before.
+    fn add(&mut self, host: std::net::IpAddr, until: Ts) -> bool {
+        if !self.until.contains_key(&host) && self.until.len() >= ISOLATION_CAP {
+            let first = self.until.iter().min_by_key(|(_, t)| **t).map(|(h, _)| *h);
+            if let Some(h) = first {
+                self.until.remove(&h);
+            }
+        }
+        self.until.insert(host, until).is_none()
+    }
 }

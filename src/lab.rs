@@ -2,6 +2,7 @@
 //!
 //!   {prefix}-client            portcullis             {prefix}-server
 //!   198.18.0.2/24  {prefix}-tun-c <-> engine <-> {prefix}-tun-s  198.18.1.2/24
+//!                  ({prefix}-tap-c and -tap-s with `--kind tap`)
 //!   fd00:0:0:1::2/64                                   fd00:0:0:2::2/64
 //!
 //! Each namespace routes only the other side's prefix through its TUN;
@@ -26,11 +27,15 @@ pub struct Side {
     pub peer_v6: &'static str,
 }
 
-pub fn sides(prefix: &str) -> [Side; 2] {
+pub fn sides(prefix: &str, kind: DeviceKind) -> [Side; 2] {
+    let k = match kind {
+        DeviceKind::Tun => "tun",
+        DeviceKind::Tap => "tap",
+    };
     [
         Side {
             ns: format!("{prefix}-client"),
-            dev: format!("{prefix}-tun-c"),
+            dev: format!("{prefix}-{k}-c"),
             v4: "198.18.0.2/24",
             v6: "fd00:0:0:1::2/64",
             peer_v4: "198.18.1.0/24",
@@ -38,7 +43,7 @@ pub fn sides(prefix: &str) -> [Side; 2] {
         },
         Side {
             ns: format!("{prefix}-server"),
-            dev: format!("{prefix}-tun-s"),
+            dev: format!("{prefix}-{k}-s"),
             v4: "198.18.1.2/24",
             v6: "fd00:0:0:2::2/64",
             peer_v4: "198.18.0.0/24",
@@ -46,6 +51,10 @@ pub fn sides(prefix: &str) -> [Side; 2] {
         },
     ]
 }
+
+/// `$HOME_NET` in the lab unless the config or `--var` says otherwise.
+/// A `--var` or config value wins: they come after this one.
+pub const HOME_NET: &str = "[198.18.0.0/15,fd00::/8]";
 
 /// The server's address, where the lab's HTTP server listens.
 pub const SERVER_V4: &str = "198.18.1.2";
@@ -60,9 +69,11 @@ pub struct Lab {
 
 impl Lab {
     /// Builds namespaces, devices, addresses and routes, and starts the
-    /// HTTP server unless `http` is false.
-    pub fn up(prefix: &str, http: bool) -> io::Result<Lab> {
-        let s = sides(prefix);
+    /// HTTP server unless `http` is false. With TAP devices the lab is a
+    /// bridge: the two sides resolve each other with ARP and NDP through
+    /// portcullis, and each route is on-link.
+    pub fn up(prefix: &str, kind: DeviceKind, http: bool) -> io::Result<Lab> {
+        let s = sides(prefix, kind);
         for side in &s {
             if netns::exists(&side.ns) {
                 return Err(io::Error::new(
@@ -84,8 +95,8 @@ impl Lab {
         for side in &s {
             netns::ip(&["netns", "add", &side.ns])?;
         }
-        let c = tun::open(&s[0].dev, Some(&s[0].ns), DeviceKind::Tun, true)?;
-        let sv = tun::open(&s[1].dev, Some(&s[1].ns), DeviceKind::Tun, true)?;
+        let c = tun::open(&s[0].dev, Some(&s[0].ns), kind, true)?;
+        let sv = tun::open(&s[1].dev, Some(&s[1].ns), kind, true)?;
         lab.devices = Some([c, sv]);
         for side in &s {
             address(side)?;
@@ -143,7 +154,8 @@ impl Drop for Lab {
 /// namespaces, the namespaces, its scratch folder. Safe to repeat.
 pub fn down(prefix: &str) -> bool {
     let mut ok = true;
-    for side in sides(prefix) {
+    // Namespace names do not depend on the device kind.
+    for side in sides(prefix, DeviceKind::Tun) {
         if let Err(e) = netns::delete(&side.ns) {
             tracing::warn!(namespace = %side.ns, error = %e, "cannot delete namespace");
             ok = false;

@@ -17,6 +17,7 @@ pub mod flow;
 pub mod lab;
 pub mod live;
 pub mod output;
+pub mod replay;
 pub mod rules;
 pub mod stream;
 pub mod time;

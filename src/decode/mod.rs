@@ -7,6 +7,7 @@
 //! of the input. A frame that fails a check becomes a [`DecodeError`]
 //! that the engine counts and turns into a decoder event.
 
+pub mod checksum;
 mod link;
 
 use std::net::IpAddr;
@@ -39,6 +40,13 @@ pub struct Packet<'a> {
     pub l4: L4<'a>,
     /// Transport payload (for a non-first fragment: the IP payload).
     pub payload: &'a [u8],
+    /// A transport header that failed its checks: the packet is still
+    /// seen at the IP layer (`ip` rules, decoder events), with `l4` set
+    /// to [`L4::Other`].
+    pub anomaly: Option<DecodeError>,
+    /// Offset of the outer IP header when this packet came out of a
+    /// tunnel (GRE); EVE's `packet` still shows the whole frame.
+    pub tunnel_offset: Option<usize>,
 }
 
 /// The IP layer, common to both versions.
@@ -158,35 +166,77 @@ impl DecodeError {
     }
 }
 
-/// Decodes one frame of the given link type.
+/// Decodes one frame of the given link type. Link and IP failures are
+/// errors; a bad transport header leaves an IP-level packet with an
+/// [`Packet::anomaly`].
 pub fn decode(frame: &[u8], link_type: LinkType) -> Result<Packet<'_>, DecodeError> {
     let (link, ip_offset) = strip_link(frame, link_type)?;
-    let l3 = &frame[ip_offset..];
+    let pkt = decode_ip(frame, link, ip_offset)?;
+    Ok(decapsulate(pkt))
+}
+
+fn decode_ip(frame: &[u8], link: Link, ip_offset: usize) -> Result<Packet<'_>, DecodeError> {
+    let l3 = frame.get(ip_offset..).ok_or(DecodeError::LinkTruncated)?;
     let ip_slice = IpSlice::from_slice(l3).map_err(|e| ip_error(l3, e))?;
     let ip = ip_view(&ip_slice, l3);
-    let ip_payload = ip_slice.payload();
-
-    // A non-first fragment carries no transport header; later fragments
-    // of a first fragment are left to defragmentation.
-    if ip.frag_offset != 0 {
-        return Ok(Packet {
-            frame,
-            link,
-            ip_offset,
-            ip,
-            l4: L4::Other,
-            payload: ip_payload.payload,
-        });
-    }
-    let (l4, payload) = transport(ip.proto, ip_payload.payload, ip.more_fragments)?;
-    Ok(Packet {
+    let ip_payload = ip_slice.payload().payload;
+    let mut pkt = Packet {
         frame,
         link,
         ip_offset,
         ip,
-        l4,
-        payload,
-    })
+        l4: L4::Other,
+        payload: ip_payload,
+        anomaly: None,
+        tunnel_offset: None,
+    };
+
+    // A non-first fragment carries no transport header; a first
+    // fragment's header may be cut short, which defragmentation mends.
+    if pkt.ip.frag_offset != 0 {
+        return Ok(pkt);
+    }
+    match transport(pkt.ip.proto, ip_payload) {
+        Ok((l4, payload)) => {
+            pkt.l4 = l4;
+            pkt.payload = payload;
+        }
+        Err(_) if pkt.ip.more_fragments => {}
+        Err(e) => pkt.anomaly = Some(e),
+    }
+    Ok(pkt)
+}
+
+/// GRE (RFC 2784/2890) carrying IPv4 or IPv6: the inner packet is the
+/// one that flows, rules and verdicts see. Anything else stays as is.
+fn decapsulate(pkt: Packet<'_>) -> Packet<'_> {
+    if pkt.ip.proto != 47 || pkt.ip.is_fragment() || pkt.tunnel_offset.is_some() {
+        return pkt;
+    }
+    let gre = pkt.payload;
+    let (Some(&flags), Some(proto)) = (gre.first(), gre.get(2..4)) else {
+        return pkt;
+    };
+    // Version 0 only; C, K and S each add four bytes.
+    if gre.get(1).map_or(true, |v| v & 0x07 != 0) {
+        return pkt;
+    }
+    let len = 4 + 4 * [0x80u8, 0x20, 0x10]
+        .iter()
+        .filter(|b| flags & *b != 0)
+        .count();
+    let ethertype = u16::from_be_bytes([proto[0], proto[1]]);
+    if !matches!(ethertype, 0x0800 | 0x86dd) || gre.len() < len {
+        return pkt;
+    }
+    let inner_offset = pkt.frame.len() - gre.len() + len;
+    match decode_ip(pkt.frame, pkt.link, inner_offset) {
+        Ok(mut inner) => {
+            inner.tunnel_offset = Some(pkt.ip_offset);
+            inner
+        }
+        Err(_) => pkt,
+    }
 }
 
 fn ip_error(l3: &[u8], e: etherparse::err::ip::SliceError) -> DecodeError {
@@ -269,7 +319,7 @@ fn v6_fragment(v6: &etherparse::Ipv6Slice<'_>) -> (u16, bool, u32) {
     (0, false, 0)
 }
 
-fn transport(proto: u8, data: &[u8], first_fragment: bool) -> Result<(L4<'_>, &[u8]), DecodeError> {
+fn transport(proto: u8, data: &[u8]) -> Result<(L4<'_>, &[u8]), DecodeError> {
     match IpNumber(proto) {
         IpNumber::TCP => match etherparse::TcpSlice::from_slice(data) {
             Ok(t) => {
@@ -288,7 +338,6 @@ fn transport(proto: u8, data: &[u8], first_fragment: bool) -> Result<(L4<'_>, &[
                 };
                 Ok((L4::Tcp(tcp), t.payload()))
             }
-            Err(_) if first_fragment => Ok((L4::Other, data)),
             Err(etherparse::err::tcp::HeaderSliceError::Len(_)) => Err(DecodeError::TcpTruncated),
             Err(_) => Err(DecodeError::TcpInvalid),
         },
@@ -301,7 +350,6 @@ fn transport(proto: u8, data: &[u8], first_fragment: bool) -> Result<(L4<'_>, &[
                 },
                 rest,
             )),
-            _ if first_fragment => Ok((L4::Other, data)),
             _ => Err(DecodeError::UdpTruncated),
         },
         IpNumber::ICMP | IpNumber::IPV6_ICMP => match data {
@@ -314,7 +362,6 @@ fn transport(proto: u8, data: &[u8], first_fragment: bool) -> Result<(L4<'_>, &[
                 }),
                 rest,
             )),
-            _ if first_fragment => Ok((L4::Other, data)),
             _ => Err(DecodeError::IcmpTruncated),
         },
         _ => Ok((L4::Other, data)),

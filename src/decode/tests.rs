@@ -22,11 +22,61 @@ fn ipv4_tcp_syn() {
 }
 
 #[test]
-fn every_truncation_is_an_error_not_a_panic() {
+fn every_truncation_is_an_error_or_an_anomaly() {
     for n in 0..SYN.len() {
-        let r = decode(&SYN[..n], LinkType::Raw);
-        assert!(r.is_err(), "prefix of {n} bytes decoded");
+        // The IP header says 40 bytes: a shorter frame is a truncated
+        // IP packet; nothing decodes as a clean TCP segment.
+        match decode(&SYN[..n], LinkType::Raw) {
+            Err(_) => {}
+            Ok(p) => assert!(p.anomaly.is_some(), "prefix of {n} bytes decoded"),
+        }
     }
+}
+
+/// mac-eve-packet: a TCP header longer than the IP packet leaves an
+/// IP-level packet that `ip` rules still see, flagged as an anomaly.
+#[test]
+fn bad_tcp_header_length_keeps_the_ip_layer() {
+    let mut f = SYN;
+    f[32] = 0x60; // data offset 6 words = 24 bytes, but only 20 exist
+    let p = decode(&f, LinkType::Raw).expect("ip layer decodes");
+    assert!(matches!(p.l4, L4::Other));
+    assert_eq!(p.anomaly, Some(DecodeError::TcpTruncated));
+}
+
+#[test]
+fn gre_carries_an_inner_packet() {
+    // Outer IPv4 proto 47, GRE with no options and ethertype IPv4,
+    // then the SYN.
+    let total = 20 + 4 + SYN.len();
+    let mut f = vec![
+        0x45,
+        0,
+        0,
+        total as u8,
+        0,
+        0,
+        0,
+        0,
+        64,
+        47,
+        0,
+        0,
+        10,
+        0,
+        0,
+        1,
+        10,
+        0,
+        0,
+        2,
+    ];
+    f.extend_from_slice(&[0, 0, 0x08, 0x00]);
+    f.extend_from_slice(&SYN);
+    let p = decode(&f, LinkType::Raw).expect("gre");
+    assert_eq!(p.tunnel_offset, Some(0));
+    assert_eq!(p.ip_offset, 24);
+    assert_eq!(p.ports(), (40000, 80));
 }
 
 #[test]

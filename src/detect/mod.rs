@@ -1,35 +1,414 @@
-//! STUB until the rules branch merges: the API the engine is written against.
-use crate::rules::Rule;
+//! Compiled rules: grouping, prefilter, verification.
+//!
+//! Detection is two-stage. Each rule's fast pattern goes into the
+//! Aho-Corasick prefilter of its group ([`group`], [`prefilter`]); a
+//! packet (or the new bytes of a stream) is scanned once per group, and
+//! only the rules whose pattern occurred — plus rules with no usable
+//! fast pattern — are verified in full: header and packet keywords
+//! ([`header`]) first, then the content/pcre chain ([`content`]).
+//!
+//! TCP rules read the reassembled stream when the engine supplies one
+//! ([`StreamView`]); the prefilter resumes from the automaton state kept
+//! in the flow direction's [`DirState`], so it only ever reads new bytes.
+//! A candidate that fails only because the rest of its chain has not
+//! arrived yet is kept pending in the `DirState` (a few per direction)
+//! and retried when more bytes come.
+//!
+//! `inspect` allocates nothing on the hot path once its [`Scratch`] has
+//! grown to the rule count; the scratch is the caller's (one per worker)
+//! so the detector itself stays immutable and shareable.
 
-pub type RuleId = u32;
+mod content;
+mod group;
+mod header;
+mod pcre;
+mod prefilter;
+
+#[cfg(test)]
+mod tests;
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use aho_corasick::automaton::StateID;
+
+use crate::decode::Packet;
+use crate::rules::{Proto, Rule, RuleError};
+use content::{Buf, Chain};
+use group::{Group, Side, Transport};
+
+pub use group::fast_pattern;
+
+/// Stream candidates kept for a retry per flow direction.
+pub const MAX_PENDING: usize = 16;
+
+/// What `inspect` needs to know about one packet.
 pub struct Input<'a> {
-    pub packet: &'a crate::decode::Packet<'a>,
+    pub packet: &'a Packet<'a>,
+    /// This packet goes from the flow's initiator to its responder.
     pub to_server: bool,
+    /// TCP handshake done (UDP: packets seen both ways).
     pub established: bool,
+    /// Reassembled in-order stream bytes for this direction (TCP only);
+    /// None when the packet added no stream data.
     pub stream: Option<StreamView<'a>>,
 }
+
+/// The retained stream bytes of one direction. `window` starts at stream
+/// offset `window_start`; `window[new_from..]` is what this packet added.
+#[derive(Debug, Clone, Copy)]
 pub struct StreamView<'a> {
     pub window: &'a [u8],
     pub new_from: usize,
     pub window_start: u64,
 }
+
+/// Index of a rule in the [`Detector`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct RuleId(pub u32);
+
+impl RuleId {
+    pub fn index(self) -> usize {
+        self.0 as usize
+    }
+}
+
+/// Per-flow-direction matcher state, owned by the flow table.
 #[derive(Debug, Clone, Default)]
-pub struct DirState;
+pub struct DirState {
+    /// Which detector the state belongs to; a reload starts afresh.
+    generation: u64,
+    /// Prefilter state after the last scanned stream byte.
+    automaton: Option<StateID>,
+    /// Stream offset just past the last scanned byte.
+    scanned_to: u64,
+    pending: Vec<Pending>,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Pending {
+    rule: u32,
+    /// Stream offset just past the fast-pattern hit.
+    fast_end: u64,
+}
+
+/// Working memory for [`Detector::inspect`]; reuse one per thread.
+#[derive(Debug, Default)]
+pub struct Scratch {
+    /// `seen[rule] == stamp` when the rule is already a candidate or
+    /// already fired for this packet.
+    seen: Vec<u32>,
+    stamp: u32,
+    /// Candidates and the stream offset past their fast-pattern hit.
+    candidates: Vec<(u32, Option<u64>)>,
+}
+
+impl Scratch {
+    fn begin(&mut self, rules: usize) {
+        if self.seen.len() < rules {
+            self.seen.resize(rules, 0);
+        }
+        self.stamp = self.stamp.wrapping_add(1);
+        if self.stamp == 0 {
+            // Wrapped: old stamps could collide; clear them once.
+            self.seen.iter_mut().for_each(|s| *s = 0);
+            self.stamp = 1;
+        }
+        self.candidates.clear();
+    }
+
+    /// Marks `rule` for this packet; false if it already was.
+    fn first_time(&mut self, rule: u32) -> bool {
+        match self.seen.get_mut(rule as usize) {
+            Some(s) if *s != self.stamp => {
+                *s = self.stamp;
+                true
+            }
+            _ => false,
+        }
+    }
+}
+
+/// The detector could not be built at all.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BuildError(pub String);
+
+impl std::fmt::Display for BuildError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "building the detector: {}", self.0)
+    }
+}
+
+impl std::error::Error for BuildError {}
+
+static GENERATION: AtomicU64 = AtomicU64::new(1);
+
+/// The compiled rule set.
+#[derive(Debug)]
 pub struct Detector {
     rules: Vec<Rule>,
+    chains: Vec<Chain>,
+    groups: [Group; 4],
+    rejected: Vec<RuleError>,
+    generation: u64,
 }
+
+/// Compiles one rule's payload chain; an error names the rule.
+pub fn check_rule(rule: &Rule) -> Result<(), RuleError> {
+    compile(rule).map(|_| ())
+}
+
+fn compile(rule: &Rule) -> Result<Chain, RuleError> {
+    Chain::new(&rule.options.matches).map_err(|what| {
+        let mut e = RuleError::malformed(what).keyword("pcre");
+        e.file = rule.file.clone();
+        e.line = rule.line;
+        e.sid = Some(rule.sid);
+        e
+    })
+}
+
 impl Detector {
-    pub fn build(rules: Vec<Rule>) -> Result<Detector, String> {
-        Ok(Detector { rules })
+    /// Compiles the rules. A rule whose pcre compiles with neither
+    /// engine is left out and listed in [`Detector::rejected`]; only a
+    /// failure to build a prefilter fails the whole build.
+    pub fn build(rules: Vec<Rule>) -> Result<Detector, BuildError> {
+        let mut kept = Vec::with_capacity(rules.len());
+        let mut chains = Vec::with_capacity(rules.len());
+        let mut rejected = Vec::new();
+        for rule in rules {
+            match compile(&rule) {
+                Ok(chain) => {
+                    kept.push(rule);
+                    chains.push(chain);
+                }
+                Err(e) => rejected.push(e),
+            }
+        }
+        let groups = group::build(&kept).map_err(BuildError)?;
+        let d = Detector {
+            rules: kept,
+            chains,
+            groups,
+            rejected,
+            generation: GENERATION.fetch_add(1, Ordering::Relaxed),
+        };
+        d.log_stats();
+        Ok(d)
     }
+
+    fn log_stats(&self) {
+        let sides = self
+            .groups
+            .iter()
+            .flat_map(|g| [&g.stream, &g.packet_all, &g.packet_only]);
+        let (mut patterns, mut memory, mut nfas) = (0, 0, 0);
+        for pf in sides.filter_map(|s| s.prefilter.as_ref()) {
+            patterns += pf.patterns();
+            memory += pf.memory_usage();
+            nfas += usize::from(!pf.is_dfa());
+        }
+        let fallback = self
+            .chains
+            .iter()
+            .filter(|c| c.uses_fallback_regex())
+            .count();
+        let header_only: usize = self.groups.iter().map(|g| g.header_only.len()).sum();
+        tracing::info!(
+            rules = self.rules.len(),
+            rejected = self.rejected.len(),
+            prefilter_patterns = patterns,
+            prefilter_bytes = memory,
+            prefilter_nfas = nfas,
+            fallback_pcre = fallback,
+            header_only,
+            "detector built"
+        );
+    }
+
     pub fn len(&self) -> usize {
         self.rules.len()
     }
+
     pub fn is_empty(&self) -> bool {
         self.rules.is_empty()
     }
+
     pub fn rule(&self, id: RuleId) -> &Rule {
-        &self.rules[id as usize]
+        &self.rules[id.index()]
     }
-    pub fn inspect(&self, _i: &Input, _s: &mut DirState, _h: &mut Vec<RuleId>) {}
+
+    pub fn rules(&self) -> &[Rule] {
+        &self.rules
+    }
+
+    /// Rules left out at build time, and why.
+    pub fn rejected(&self) -> &[RuleError] {
+        &self.rejected
+    }
+
+    /// Appends the ids of the rules that match this packet, each at most
+    /// once, sorted by action (pass, drop, reject, alert), then priority,
+    /// then sid.
+    pub fn inspect(
+        &self,
+        input: &Input<'_>,
+        state: &mut DirState,
+        scratch: &mut Scratch,
+        hits: &mut Vec<RuleId>,
+    ) {
+        let first_hit = hits.len();
+        scratch.begin(self.rules.len());
+        let transport = Transport::of(input.packet);
+        let group = &self.groups[transport as usize];
+
+        // Rules without payload keywords.
+        for &id in &group.header_only {
+            let rule = &self.rules[id as usize];
+            if rule.header.proto == Proto::TcpStream && input.stream.is_none() {
+                continue;
+            }
+            if header::matches(rule, input) && scratch.first_time(id) {
+                hits.push(RuleId(id));
+            }
+        }
+
+        // Stream rules over the stream, packet rules over the payload.
+        let packet_side = match (transport, &input.stream) {
+            (Transport::Tcp, Some(view)) => {
+                self.inspect_stream(&group.stream, view, input, state, scratch, hits);
+                &group.packet_only
+            }
+            _ => &group.packet_all,
+        };
+        self.inspect_packet(packet_side, input, scratch, hits);
+
+        hits[first_hit..].sort_unstable_by_key(|id| {
+            let r = &self.rules[id.index()];
+            (r.action().order(), r.priority, r.sid)
+        });
+    }
+
+    fn inspect_packet(
+        &self,
+        side: &Side,
+        input: &Input<'_>,
+        scratch: &mut Scratch,
+        hits: &mut Vec<RuleId>,
+    ) {
+        let payload = input.packet.payload;
+        scratch.candidates.clear();
+        if let Some(pf) = &side.prefilter {
+            let Scratch { candidates, .. } = &mut *scratch;
+            pf.scan(pf.start(), payload, |pat, _| {
+                candidates.extend(side.by_pattern[pat].iter().map(|&r| (r, None)));
+            });
+        }
+        scratch
+            .candidates
+            .extend(side.no_fast.iter().map(|&r| (r, None)));
+
+        let buf = Buf {
+            data: payload,
+            base: 0,
+            new_from: 0,
+        };
+        for i in 0..scratch.candidates.len() {
+            let id = scratch.candidates[i].0;
+            if !scratch.first_time(id) {
+                continue;
+            }
+            if self.verify(id, input, &buf) {
+                hits.push(RuleId(id));
+            }
+        }
+    }
+
+    fn inspect_stream(
+        &self,
+        side: &Side,
+        view: &StreamView<'_>,
+        input: &Input<'_>,
+        state: &mut DirState,
+        scratch: &mut Scratch,
+        hits: &mut Vec<RuleId>,
+    ) {
+        if state.generation != self.generation {
+            *state = DirState {
+                generation: self.generation,
+                ..DirState::default()
+            };
+        }
+        let window = view.window;
+        let new_from = view.new_from.min(window.len());
+        let start = view.window_start;
+        let end = start + window.len() as u64;
+        scratch.candidates.clear();
+
+        // Resume where the last scan stopped if these bytes continue it,
+        // skipping bytes already scanned (a retransmission overlap).
+        // Otherwise (first data, a gap, a reload) scan the whole window
+        // once from the start state: verification still insists that a
+        // match involves new bytes.
+        if let Some(pf) = &side.prefilter {
+            let (sid, from) = match state.automaton {
+                Some(s)
+                    if state.scanned_to >= start + new_from as u64 && state.scanned_to <= end =>
+                {
+                    (s, (state.scanned_to - start) as usize)
+                }
+                _ => (pf.start(), 0),
+            };
+            let Scratch { candidates, .. } = &mut *scratch;
+            let base = start + from as u64;
+            let next = pf.scan(sid, &window[from..], |pat, e| {
+                let fast_end = base + e as u64;
+                candidates.extend(side.by_pattern[pat].iter().map(|&r| (r, Some(fast_end))));
+            });
+            state.automaton = Some(next);
+            state.scanned_to = end;
+        }
+
+        // Earlier hits still waiting for the rest of their chain.
+        state.pending.retain(|p| p.fast_end > start);
+        scratch
+            .candidates
+            .extend(state.pending.iter().map(|p| (p.rule, Some(p.fast_end))));
+        scratch
+            .candidates
+            .extend(side.no_fast.iter().map(|&r| (r, None)));
+
+        let buf = Buf {
+            data: window,
+            base: start,
+            new_from,
+        };
+        for i in 0..scratch.candidates.len() {
+            let (id, fast_end) = scratch.candidates[i];
+            if !scratch.first_time(id) {
+                continue;
+            }
+            let rule = &self.rules[id as usize];
+            let fired = header::matches(rule, input) && self.chains[id as usize].matches(&buf);
+            state.pending.retain(|p| p.rule != id);
+            if fired {
+                hits.push(RuleId(id));
+            } else if let Some(fast_end) = fast_end.filter(|_| header::matches(rule, input)) {
+                remember(&mut state.pending, Pending { rule: id, fast_end });
+            }
+        }
+    }
+
+    fn verify(&self, id: u32, input: &Input<'_>, buf: &Buf<'_>) -> bool {
+        header::matches(&self.rules[id as usize], input) && self.chains[id as usize].matches(buf)
+    }
+}
+
+/// Keeps at most [`MAX_PENDING`], dropping the oldest hit.
+fn remember(pending: &mut Vec<Pending>, p: Pending) {
+    if pending.len() >= MAX_PENDING {
+        if let Some((i, _)) = pending.iter().enumerate().min_by_key(|(_, q)| q.fast_end) {
+            pending.swap_remove(i);
+        }
+    }
+    pending.push(p);
 }

@@ -1,5 +1,6 @@
-//! Packet sources and sinks: TUN/TAP devices and namespaces.
-//! The only place in the crate with system calls of its own (`netns`).
+//! Packet sources and sinks: TUN/TAP devices, namespaces, captures.
+//! `netns` is the only module with system calls of its own.
 
 pub mod netns;
+pub mod pcap;
 pub mod tun;

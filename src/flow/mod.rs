@@ -43,6 +43,11 @@ impl Dir {
             Dir::ToClient => "to_client",
         }
     }
+
+    /// The direction back toward this packet's sender.
+    pub fn name_of_sender(self) -> &'static str {
+        self.other().name()
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

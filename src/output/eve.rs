@@ -80,8 +80,8 @@ pub struct AlertInfo {
 pub struct VerdictInfo {
     /// `alert`, `drop` or `pass`.
     pub action: &'static str,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub reject_target: Vec<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reject_target: Option<&'static str>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub reject: Vec<&'static str>,
 }
@@ -186,7 +186,7 @@ pub fn proto_name(proto: u8) -> String {
     }
 }
 
-/// Writes events to a file (appending) or standard output.
+/// Writes events to a file or standard output (`-`).
 pub struct EveWriter {
     out: BufWriter<Box<dyn Write + Send>>,
     /// Flush after every batch, so `tail -f` sees alerts as they happen.
@@ -195,14 +195,29 @@ pub struct EveWriter {
 }
 
 impl EveWriter {
+    /// Appends to `path`, as a long-running sensor does across restarts.
     pub fn open(path: &Path, live: bool) -> io::Result<EveWriter> {
+        EveWriter::with_file(path, live, OpenOptions::new().create(true).append(true))
+    }
+
+    /// Starts `path` afresh (truncating it), so a replay's log holds
+    /// that replay's events only and two runs compare byte for byte.
+    pub fn create(path: &Path) -> io::Result<EveWriter> {
+        EveWriter::with_file(
+            path,
+            false,
+            OpenOptions::new().create(true).write(true).truncate(true),
+        )
+    }
+
+    fn with_file(path: &Path, live: bool, opts: &OpenOptions) -> io::Result<EveWriter> {
         let sink: Box<dyn Write + Send> = if path == Path::new("-") {
             Box::new(io::stdout())
         } else {
             if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
                 std::fs::create_dir_all(dir)?;
             }
-            let f: File = OpenOptions::new().create(true).append(true).open(path)?;
+            let f: File = opts.open(path)?;
             Box::new(f)
         };
         Ok(EveWriter {
@@ -240,6 +255,34 @@ mod tests {
     #[test]
     fn printable_masks_control_bytes() {
         assert_eq!(printable(b"GET /\x00\xff ok\r\n"), "GET /.. ok\r\n");
+    }
+
+    #[test]
+    fn create_truncates_open_appends() -> io::Result<()> {
+        let path = std::env::temp_dir().join(format!("portcullis-eve-{}.json", std::process::id()));
+        let stats = |n: u64| {
+            Event::Stats(Box::new(StatsEvent {
+                timestamp: String::new(),
+                event_type: "stats",
+                stats: serde_json::json!(n),
+            }))
+        };
+        for (n, create) in [(1, true), (2, false), (3, true)] {
+            let mut w = if create {
+                EveWriter::create(&path)?
+            } else {
+                EveWriter::open(&path, false)?
+            };
+            w.write_all(&mut vec![stats(n)])?;
+            w.flush()?;
+        }
+        let text = std::fs::read_to_string(&path);
+        std::fs::remove_file(&path)?;
+        assert_eq!(
+            text?,
+            "{\"timestamp\":\"\",\"event_type\":\"stats\",\"stats\":3}\n"
+        );
+        Ok(())
     }
 
     #[test]

@@ -20,7 +20,8 @@ use crate::flow::tcp::seq_diff;
 /// Caps for one direction, and the global byte budget.
 #[derive(Debug, Clone, Copy)]
 pub struct StreamConfig {
-    /// Bytes of in-order data kept for detection to read back.
+    /// Bytes of in-order data kept for detection to read back: at least
+    /// this many once the stream is that long, at most twice as many.
     pub window: usize,
     /// Stream bytes inspected per direction (Suricata's
     /// `stream.reassembly.depth`); 0 means no limit.
@@ -197,11 +198,14 @@ impl StreamDir {
         }
     }
 
-    /// Drops old window bytes beyond the cap, keeping at least the
-    /// `keep` newest so detection sees all of what just arrived.
+    /// Drops old window bytes once they pass twice the cap, back down
+    /// to the cap, keeping at least the `keep` newest so detection sees
+    /// all of what just arrived. Trimming in halves moves each byte at
+    /// most once; trimming on every segment would move the whole window
+    /// per packet.
     fn trim(&mut self, cfg: &StreamConfig, mem: &mut StreamMem, keep: usize) {
         let limit = cfg.window.max(keep);
-        if self.window.len() > limit {
+        if self.window.len() > limit.saturating_mul(2) {
             let cut = self.window.len() - limit;
             self.window.drain(..cut);
             mem.used = mem.used.saturating_sub(cut);
@@ -279,9 +283,15 @@ mod tests {
         d.add(&c, &mut m, seq(0), b"0123456789");
         assert_eq!(d.window(), b"0123456789", "new bytes are all kept");
         d.add(&c, &mut m, seq(10), b"abc");
-        assert_eq!(d.window(), b"56789abc");
-        assert_eq!(d.window_start(), 5);
-        d.add(&c, &mut m, seq(13), b"ABCDEFGHIJ");
+        assert_eq!(d.window(), b"0123456789abc", "under twice the cap");
+        d.add(&c, &mut m, seq(13), b"ABCD");
+        assert_eq!(
+            d.window(),
+            b"9abcABCD",
+            "past twice the cap: back to the cap"
+        );
+        assert_eq!(d.window_start(), 9);
+        d.add(&c, &mut m, seq(17), b"EFGHIJ");
         assert_eq!(d.next_offset(), 20);
         assert_eq!(d.add(&c, &mut m, seq(23), b"x"), Added::DepthReached);
         assert_eq!(m.used, d.held());

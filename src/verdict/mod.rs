@@ -11,6 +11,7 @@ use std::net::IpAddr;
 use etherparse::{PacketBuilder, PacketBuilderStep};
 
 use crate::decode::{tcp_flags as F, Packet, L4};
+use crate::rules::RejectTo;
 
 /// What happens to the packet that was inspected.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -52,12 +53,51 @@ impl Actions {
 
 const TTL: u8 = 64;
 
+/// Who a reject answers, and how (EVE's `reject` names).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Targets {
+    pub sender: bool,
+    pub receiver: bool,
+    pub kind: &'static str,
+}
+
+/// A TCP reject resets both ends unless the rule says `rejectdst`: a
+/// connection left half-open on the receiver would hold its resources
+/// until a timeout. Everything else gets an ICMP error to the sender.
+pub fn reject_targets(pkt: &Packet<'_>, to: RejectTo) -> Targets {
+    match &pkt.l4 {
+        L4::Tcp(t) if t.flags & F::RST != 0 => Targets {
+            sender: false,
+            receiver: false,
+            kind: "tcp-reset",
+        },
+        L4::Tcp(t) => Targets {
+            sender: to != RejectTo::Dst,
+            // A segment without ACK gives no sequence number the
+            // receiver would accept.
+            receiver: t.flags & F::ACK != 0,
+            kind: "tcp-reset",
+        },
+        L4::Icmp(i) if is_icmp_error(i.v6, i.icmp_type) => Targets {
+            sender: false,
+            receiver: false,
+            kind: "icmp-prohib",
+        },
+        _ => Targets {
+            sender: true,
+            receiver: false,
+            kind: "icmp-prohib",
+        },
+    }
+}
+
 /// Builds the packets that reset or refuse `pkt`'s conversation.
 /// Returns how many were appended to `out`.
-pub fn reject(pkt: &Packet<'_>, out: &mut Vec<Inject>) -> usize {
+pub fn reject(pkt: &Packet<'_>, to: RejectTo, out: &mut Vec<Inject>) -> usize {
     let before = out.len();
+    let targets = reject_targets(pkt, to);
     match &pkt.l4 {
-        L4::Tcp(t) if t.flags & F::RST == 0 => {
+        L4::Tcp(t) => {
             let len = pkt.payload.len()
                 + usize::from(t.flags & F::SYN != 0)
                 + usize::from(t.flags & F::FIN != 0);
@@ -79,7 +119,7 @@ pub fn reject(pkt: &Packet<'_>, out: &mut Vec<Inject>) -> usize {
             // To the receiver, as if from the sender: the dropped segment
             // never arrived, so its own sequence number is the receiver's
             // next expected one.
-            if t.flags & F::ACK != 0 {
+            if targets.receiver && t.flags & F::ACK != 0 {
                 if let Some(b) = tcp_rst(pkt, false, t.src_port, t.dst_port, t.seq, Some(t.ack)) {
                     out.push(Inject {
                         toward: Toward::Receiver,
@@ -88,9 +128,8 @@ pub fn reject(pkt: &Packet<'_>, out: &mut Vec<Inject>) -> usize {
                 }
             }
         }
-        L4::Tcp(_) => {}
         // Never answer an ICMP error with another (RFC 1122 3.2.2).
-        L4::Icmp(i) if is_icmp_error(i.v6, i.icmp_type) => {}
+        _ if !targets.sender => {}
         _ => {
             if let Some(b) = icmp_prohibited(pkt) {
                 out.push(Inject {
@@ -196,7 +235,7 @@ mod tests {
         let raw = data_segment();
         let pkt = decode(&raw, LinkType::Raw).expect("decode");
         let mut out = Vec::new();
-        assert_eq!(reject(&pkt, &mut out), 2);
+        assert_eq!(reject(&pkt, RejectTo::Src, &mut out), 2);
 
         let to_sender = decode(&out[0].bytes, LinkType::Raw).expect("rst");
         let t = to_sender.tcp().expect("tcp");
@@ -223,7 +262,7 @@ mod tests {
         b.write(&mut raw, &[]).expect("build");
         let pkt = decode(&raw, LinkType::Raw).expect("decode");
         let mut out = Vec::new();
-        assert_eq!(reject(&pkt, &mut out), 1);
+        assert_eq!(reject(&pkt, RejectTo::Src, &mut out), 1);
         let r = decode(&out[0].bytes, LinkType::Raw).expect("rst");
         let t = r.tcp().expect("tcp");
         assert_eq!((t.seq, t.ack, t.flags), (0, 78, F::RST | F::ACK));
@@ -236,7 +275,7 @@ mod tests {
         b.write(&mut raw, b"query").expect("build");
         let pkt = decode(&raw, LinkType::Raw).expect("decode");
         let mut out = Vec::new();
-        assert_eq!(reject(&pkt, &mut out), 1);
+        assert_eq!(reject(&pkt, RejectTo::Src, &mut out), 1);
         let r = decode(&out[0].bytes, LinkType::Raw).expect("icmp");
         match r.l4 {
             L4::Icmp(i) => assert_eq!((i.icmp_type, i.code), (3, 13)),

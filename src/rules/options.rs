@@ -1,0 +1,274 @@
+//! Turning raw `name:value` options into typed [`Options`].
+//!
+//! Every keyword we know is listed in [`apply`]; anything else fails the
+//! rule as an unsupported keyword, so a rule is never loaded with part
+//! of its logic silently missing.
+
+use super::classification::Classifications;
+use super::error::RuleError;
+use super::lexer::{unescape_lenient, unquote, RawOption};
+use super::packet::{ip_proto_number, Cmp, Flags, Flow};
+use super::payload::{parse_content, parse_pcre, Content, FastPattern, Match};
+
+/// Everything after the header.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Options {
+    pub msg: String,
+    pub sid: Option<u32>,
+    pub gid: Option<u32>,
+    pub rev: Option<u32>,
+    pub classtype: Option<String>,
+    pub category: Option<String>,
+    pub class_priority: Option<u8>,
+    pub priority: Option<u8>,
+    pub metadata: Vec<String>,
+    pub references: Vec<String>,
+    /// Contents and pcres, in rule order.
+    pub matches: Vec<Match>,
+    pub flow: Flow,
+    pub dsize: Option<Cmp>,
+    pub flags: Option<Flags>,
+    pub ttl: Option<Cmp>,
+    pub ip_proto: Option<Cmp>,
+    pub itype: Option<Cmp>,
+    pub icode: Option<Cmp>,
+}
+
+impl Options {
+    fn last_content(&mut self, keyword: &str) -> Result<&mut Content, String> {
+        match self.matches.last_mut() {
+            Some(Match::Content(c)) => Ok(c),
+            _ => Err(format!("'{keyword}' needs a content before it")),
+        }
+    }
+}
+
+/// Parses the options in order. The first failing option decides the
+/// error; its keyword is attached here.
+pub fn parse_options(
+    raw: &[RawOption<'_>],
+    classes: &Classifications,
+) -> Result<Options, RuleError> {
+    let mut o = Options::default();
+    for opt in raw {
+        apply(&mut o, opt, classes).map_err(|e| match e {
+            Apply::Unsupported(k) => RuleError::unsupported_keyword(k),
+            Apply::Bad(what) => RuleError::malformed(what).keyword(&opt.name),
+        })?;
+    }
+    check(&o)?;
+    Ok(o)
+}
+
+enum Apply {
+    Unsupported(String),
+    Bad(String),
+}
+
+impl From<String> for Apply {
+    fn from(s: String) -> Self {
+        Apply::Bad(s)
+    }
+}
+
+fn apply(o: &mut Options, opt: &RawOption<'_>, classes: &Classifications) -> Result<(), Apply> {
+    let name = opt.name.as_str();
+    // Keywords that take no value.
+    let flag_only = matches!(name, "nocase" | "startswith" | "endswith" | "rawbytes");
+    let value = match (opt.value, flag_only) {
+        (Some(v), false) => v,
+        (None, true) => "",
+        (Some(_), true) if name == "rawbytes" || name == "nocase" => "",
+        (Some(_), true) => return Err(format!("'{name}' takes no value").into()),
+        (None, false) if name == "fast_pattern" => "",
+        (None, false) if is_known(name) => return Err(format!("'{name}' needs a value").into()),
+        (None, false) => return Err(Apply::Unsupported(name.to_string())),
+    };
+    match name {
+        "msg" => o.msg = unescape_lenient(unquote(value)?),
+        "sid" => o.sid = Some(positive(value)?),
+        "gid" => o.gid = Some(positive(value)?),
+        "rev" => o.rev = Some(number(value)?),
+        "classtype" => {
+            let class = classes
+                .get(value)
+                .ok_or_else(|| format!("unknown classtype '{value}'"))?;
+            o.classtype = Some(class.name.clone());
+            o.category = Some(class.description.clone());
+            o.class_priority = Some(class.priority);
+        }
+        "priority" => {
+            let p: u8 = value
+                .parse()
+                .map_err(|_| format!("bad priority '{value}'"))?;
+            if p == 0 {
+                return Err("priority must be 1 or more".to_string().into());
+            }
+            o.priority = Some(p);
+        }
+        "metadata" => o.metadata.push(value.to_string()),
+        "reference" => o.references.push(value.to_string()),
+        "content" => o.matches.push(Match::Content(parse_content(value)?)),
+        "pcre" => match parse_pcre(value) {
+            Ok(p) => o.matches.push(Match::Pcre(p)),
+            Err(Ok(flag)) => return Err(Apply::Unsupported(format!("pcre/{flag}"))),
+            Err(Err(e)) => return Err(e.into()),
+        },
+        "nocase" => set_once(&mut o.last_content(name)?.nocase, name)?,
+        "startswith" => set_once(&mut o.last_content(name)?.startswith, name)?,
+        "endswith" => set_once(&mut o.last_content(name)?.endswith, name)?,
+        "rawbytes" => {
+            o.last_content(name)?;
+        }
+        "depth" => set_num(&mut o.last_content(name)?.depth, value, name)?,
+        "offset" => set_num(&mut o.last_content(name)?.offset, value, name)?,
+        "within" => set_num(&mut o.last_content(name)?.within, value, name)?,
+        "distance" => {
+            let c = o.last_content(name)?;
+            let d: i32 = value.parse().map_err(|_| format!("bad number '{value}'"))?;
+            if c.distance.replace(d).is_some() {
+                return Err("'distance' given twice".to_string().into());
+            }
+        }
+        "fast_pattern" => {
+            let c = o.last_content(name)?;
+            let fp = parse_fast_pattern(value)?;
+            if c.fast_pattern.replace(fp).is_some() {
+                return Err("'fast_pattern' given twice".to_string().into());
+            }
+        }
+        "flow" => o.flow = Flow::parse(value)?,
+        "dsize" => o.dsize = Some(Cmp::parse(value, 65535)?),
+        "flags" => o.flags = Some(Flags::parse(value)?),
+        "ttl" => o.ttl = Some(Cmp::parse(value, 255)?),
+        "ip_proto" => o.ip_proto = Some(Cmp::parse_with(value, 255, ip_proto_number)?),
+        "itype" => o.itype = Some(Cmp::parse(value, 255)?),
+        "icode" => o.icode = Some(Cmp::parse(value, 255)?),
+        other => return Err(Apply::Unsupported(other.to_string())),
+    }
+    Ok(())
+}
+
+fn is_known(name: &str) -> bool {
+    matches!(
+        name,
+        "msg"
+            | "sid"
+            | "gid"
+            | "rev"
+            | "classtype"
+            | "priority"
+            | "metadata"
+            | "reference"
+            | "content"
+            | "pcre"
+            | "depth"
+            | "offset"
+            | "within"
+            | "distance"
+            | "flow"
+            | "dsize"
+            | "flags"
+            | "ttl"
+            | "ip_proto"
+            | "itype"
+            | "icode"
+    )
+}
+
+fn number(v: &str) -> Result<u32, String> {
+    v.trim().parse().map_err(|_| format!("bad number '{v}'"))
+}
+
+fn positive(v: &str) -> Result<u32, String> {
+    match number(v)? {
+        0 => Err("must be 1 or more".into()),
+        n => Ok(n),
+    }
+}
+
+fn set_once(slot: &mut bool, name: &str) -> Result<(), String> {
+    if std::mem::replace(slot, true) {
+        return Err(format!("'{name}' given twice"));
+    }
+    Ok(())
+}
+
+fn set_num(slot: &mut Option<u32>, v: &str, name: &str) -> Result<(), String> {
+    if slot.replace(number(v)?).is_some() {
+        return Err(format!("'{name}' given twice"));
+    }
+    Ok(())
+}
+
+fn parse_fast_pattern(v: &str) -> Result<FastPattern, String> {
+    let v = v.trim();
+    if v.is_empty() {
+        return Ok(FastPattern::Yes);
+    }
+    if v == "only" {
+        return Ok(FastPattern::Only);
+    }
+    let (o, l) = v
+        .split_once(',')
+        .ok_or_else(|| format!("bad fast_pattern value '{v}'"))?;
+    let n = |s: &str| {
+        s.trim()
+            .parse::<u16>()
+            .map_err(|_| format!("bad number '{s}'"))
+    };
+    Ok(FastPattern::Chop {
+        offset: n(o)?,
+        len: n(l)?,
+    })
+}
+
+/// Checks that need the whole option list: conflicts between a
+/// content's modifiers, and at most one fast pattern.
+fn check(o: &Options) -> Result<(), RuleError> {
+    let bad = |what: String, k: &str| Err(RuleError::malformed(what).keyword(k));
+    let mut fast_patterns = 0;
+    for m in &o.matches {
+        let Match::Content(c) = m else { continue };
+        let len = c.pattern.len();
+        if c.is_relative() && (c.offset.is_some() || c.depth.is_some()) {
+            return bad(
+                "offset/depth mixed with distance/within on one content".into(),
+                "depth",
+            );
+        }
+        if c.startswith && (c.offset.is_some() || c.depth.is_some() || c.is_relative()) {
+            return bad(
+                "startswith mixed with offset/depth/distance/within".into(),
+                "startswith",
+            );
+        }
+        if c.depth.is_some_and(|d| (d as usize) < len) {
+            return bad(
+                format!("depth is shorter than the content ({len} bytes)"),
+                "depth",
+            );
+        }
+        if c.within.is_some_and(|w| (w as usize) < len) {
+            return bad(
+                format!("within is shorter than the content ({len} bytes)"),
+                "within",
+            );
+        }
+        if let Some(fp) = c.fast_pattern {
+            fast_patterns += 1;
+            if let FastPattern::Chop { offset, len: l } = fp {
+                if l == 0 || usize::from(offset) + usize::from(l) > len {
+                    return bad(
+                        "fast_pattern slice lies outside the content".into(),
+                        "fast_pattern",
+                    );
+                }
+            }
+        }
+    }
+    if fast_patterns > 1 {
+        return bad("more than one fast_pattern".into(), "fast_pattern");
+    }
+    Ok(())
+}

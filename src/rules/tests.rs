@@ -1,0 +1,255 @@
+//! Whole-rule tests: grammar, error messages, loading, and the ET Open
+//! 2020 corpus.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+
+use super::*;
+
+fn parse(text: &str) -> Result<Rule, RuleError> {
+    parse_rule(text, &Vars::default(), &Classifications::default())
+}
+
+fn err(text: &str) -> String {
+    parse(text).unwrap_err().to_string()
+}
+
+#[test]
+fn full_rule() {
+    let r = parse(
+        &r#"drop tcp $EXTERNAL_NET any -> $HOME_NET [80,8080:8090] (msg:"x \"y\""; \
+           flow:established,to_server; content:"GET"; depth:3; content:"|2f|adm"; \
+           nocase; distance:1; within:10; fast_pattern; pcre:"/adm[a-z]+/iR"; \
+           dsize:>10; flags:PA+,CE; ttl:<128; classtype:attempted-admin; \
+           reference:cve,2020-1; metadata:a b; sid:42; rev:3;)"#
+            .replace("\\\n", ""),
+    )
+    .unwrap();
+    assert_eq!(r.action(), Action::Drop);
+    assert_eq!((r.sid, r.gid, r.rev, r.priority), (42, 1, 3, 1));
+    assert_eq!(r.msg(), "x \"y\"");
+    assert_eq!(r.category(), Some("Attempted Administrator Privilege Gain"));
+    assert_eq!(r.options.matches.len(), 3);
+    let Match::Content(c) = &r.options.matches[1] else {
+        panic!("content expected")
+    };
+    assert_eq!(c.pattern, b"/adm");
+    assert!(c.nocase && c.is_relative());
+    assert_eq!(c.fast_pattern, Some(FastPattern::Yes));
+    assert_eq!(r.options.dsize, Some(Cmp::Gt(10)));
+}
+
+#[test]
+fn defaults_and_priority() {
+    let r = parse("alert ip any any -> any any (sid:1;)").unwrap();
+    assert_eq!((r.gid, r.rev, r.priority), (1, 0, DEFAULT_PRIORITY));
+    let r = parse("alert ip any any -> any any (classtype:trojan-activity; priority:4; sid:1;)")
+        .unwrap();
+    assert_eq!(r.priority, 4);
+    assert_eq!(r.classtype(), Some("trojan-activity"));
+}
+
+#[test]
+fn protocols() {
+    for (p, want) in [
+        ("TCP", Proto::Tcp),
+        ("tcp-stream", Proto::TcpStream),
+        ("icmp", Proto::Icmp),
+        ("ipv6", Proto::Ipv6),
+        ("pkthdr", Proto::Pkthdr),
+    ] {
+        let r = parse(&format!("alert {p} any any -> any any (sid:1;)")).unwrap();
+        assert_eq!(r.header.proto, want);
+    }
+    let e = parse("alert dns any any -> any any (sid:7;)").unwrap_err();
+    assert_eq!(e.kind, ErrorKind::UnsupportedProtocol);
+    assert_eq!(e.to_string(), "sid 7: unsupported protocol 'dns'");
+}
+
+#[test]
+fn error_messages() {
+    assert_eq!(
+        err("alert tcp any any -> any any (content:\"a\"; http_uri; sid:5;)"),
+        "sid 5: unsupported keyword 'http_uri'"
+    );
+    assert_eq!(
+        err("alert tcp any any -> any any (content:\"a\"; http_uri;)"),
+        "unsupported keyword 'http_uri'"
+    );
+    assert_eq!(
+        err("alert tcp any any -> any any (pcre:\"/a/U\"; sid:5;)"),
+        "sid 5: unsupported keyword 'pcre/U'"
+    );
+    assert_eq!(
+        err("alert tcp any any -> any any (content:\"abc\"; depth:2; sid:5;)"),
+        "sid 5: depth is shorter than the content (3 bytes) (keyword 'depth')"
+    );
+    assert_eq!(
+        err("alert tcp any any -> any any (classtype:nope; sid:5;)"),
+        "sid 5: unknown classtype 'nope' (keyword 'classtype')"
+    );
+    assert_eq!(
+        err("alert tcp any any -> any any (msg:\"x\";)"),
+        "no sid (keyword 'sid')"
+    );
+    assert_eq!(
+        err("alert tcp $NOPE any -> any any (sid:9;)"),
+        "sid 9: source address: unknown address variable '$NOPE'"
+    );
+    assert_eq!(
+        err("alert tcp any any -> any any (nocase; sid:9;)"),
+        "sid 9: 'nocase' needs a content before it (keyword 'nocase')"
+    );
+    assert_eq!(
+        err("alert tcp any any -> any any (sid:0;)"),
+        "sid 0: must be 1 or more (keyword 'sid')"
+    );
+    for bad in [
+        "alert tcp any any -> any any (content:\"a\"; depth:1; distance:0; sid:1;)",
+        "alert tcp any any -> any any (content:\"ab\"; within:1; sid:1;)",
+        "alert tcp any any -> any any (content:\"a\"; fast_pattern; content:\"b\"; fast_pattern; sid:1;)",
+        "alert tcp any any -> any any (content:\"ab\"; fast_pattern:1,5; sid:1;)",
+        "alert tcp any any -> any any (content:\"a\"; startswith; offset:1; sid:1;)",
+        "alert tcp any any -> any any (dsize:x; sid:1;)",
+        "alert tcp any any -> any any (flow:sideways; sid:1;)",
+        "alert tcp any any -> any any (ip_proto:nope; sid:1;)",
+        "alert tcp any any -> any any (sid:1; sid)",
+    ] {
+        let e = parse(bad).unwrap_err();
+        assert_eq!(e.kind, ErrorKind::Malformed, "{bad}: {e}");
+    }
+}
+
+#[test]
+fn loader_locates_errors_and_skips_comments() {
+    let dir = std::env::temp_dir().join(format!("portcullis-rules-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("a.rules");
+    std::fs::write(
+        &file,
+        "# header comment\n\
+         \n\
+         alert tcp any any -> any 80 (msg:\"one\"; \\\n  content:\"x\"; sid:1;)\n\
+         # alert tcp any any -> any any (msg:\"disabled\"; sid:2;)\n\
+         alert tcp any any -> any any (msg:\"bad\"; foo:bar; sid:3;)\n\
+         alert tcp any any -> any any (msg:\"dup\"; sid:1;)\n",
+    )
+    .unwrap();
+    std::fs::write(dir.join("ignored.txt"), "garbage").unwrap();
+    let l = load(
+        &[dir.clone(), dir.join("missing.rules")],
+        &Vars::default(),
+        &Classifications::default(),
+    );
+    assert_eq!(l.rules.len(), 1);
+    assert_eq!(l.rules[0].line, 3);
+    let name = file.display().to_string();
+    assert_eq!(
+        l.errors[0].to_string(),
+        format!("{name}:6: sid 3: unsupported keyword 'foo'")
+    );
+    assert_eq!(
+        l.errors[1].to_string(),
+        format!("{name}:7: sid 1: duplicate sid (keyword 'sid')")
+    );
+    assert_eq!(l.count(ErrorKind::UnsupportedKeyword), 1);
+    assert_eq!(l.unreadable.len(), 1);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn continuation_lines() {
+    let lines = logical_lines("a \\\nb\\\n c\n\n#x\nd \\");
+    assert_eq!(lines, vec![(1, "a b c".to_string()), (6, "d ".to_string())]);
+}
+
+fn et_open_dir() -> Option<PathBuf> {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus/et-open-2020");
+    if dir.is_dir() {
+        Some(dir)
+    } else {
+        println!("skipped: {} is absent", dir.display());
+        None
+    }
+}
+
+#[test]
+fn et_open_2020_loads() {
+    let Some(dir) = et_open_dir() else { return };
+    let classes = Classifications::load(&dir.join("classification.config")).unwrap();
+    let l = load(&[dir], &Vars::default(), &classes);
+    let mut unsupported: HashMap<&str, usize> = HashMap::new();
+    for e in &l.errors {
+        if e.kind == ErrorKind::UnsupportedKeyword {
+            *unsupported
+                .entry(e.keyword.as_deref().unwrap_or("?"))
+                .or_default() += 1;
+        }
+    }
+    let mut top: Vec<_> = unsupported.into_iter().collect();
+    top.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
+    println!(
+        "ET Open 2020: {} loaded, {} failed ({} unsupported keyword, {} unsupported protocol, \
+         {} malformed), {} unreadable",
+        l.rules.len(),
+        l.errors.len(),
+        l.count(ErrorKind::UnsupportedKeyword),
+        l.count(ErrorKind::UnsupportedProtocol),
+        l.count(ErrorKind::Malformed),
+        l.unreadable.len()
+    );
+    for (k, n) in top.iter().take(15) {
+        println!("  {n:6}  {k}");
+    }
+    for e in l
+        .errors
+        .iter()
+        .filter(|e| e.kind == ErrorKind::Malformed)
+        .take(10)
+    {
+        println!("  malformed: {e}");
+    }
+    assert!(l.rules.len() > 1000, "only {} rules loaded", l.rules.len());
+}
+
+/// Every prefix of real rules must parse or fail, never panic.
+#[test]
+fn truncated_rules_do_not_panic() {
+    let Some(dir) = et_open_dir() else { return };
+    let text = std::fs::read_to_string(dir.join("emerging-exploit.rules")).unwrap();
+    let (v, c) = (Vars::default(), Classifications::default());
+    for (_, rule) in logical_lines(&text).into_iter().take(60) {
+        for (i, _) in rule.char_indices() {
+            let _ = parse_rule(&rule[..i], &v, &c);
+            let _ = parse_rule(&rule[i..], &v, &c);
+        }
+    }
+}
+
+/// Byte-level mutations of real rules: parse or fail, never panic.
+#[test]
+fn mutated_rules_do_not_panic() {
+    let Some(dir) = et_open_dir() else { return };
+    let text = std::fs::read_to_string(dir.join("emerging-scan.rules")).unwrap();
+    let (v, c) = (Vars::default(), Classifications::default());
+    let mut seed = 0x9e37_79b9_u32;
+    let mut next = move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 17;
+        seed ^= seed << 5;
+        seed as usize
+    };
+    let alphabet = b"\\\";:|!,[]()$<>-/ 0aZ\xff";
+    for (_, rule) in logical_lines(&text).into_iter().take(100) {
+        for _ in 0..20 {
+            let mut bytes = rule.clone().into_bytes();
+            for _ in 0..3 {
+                let at = next() % bytes.len().max(1);
+                if let Some(b) = bytes.get_mut(at) {
+                    *b = alphabet[next() % alphabet.len()];
+                }
+            }
+            let _ = parse_rule(&String::from_utf8_lossy(&bytes), &v, &c);
+        }
+    }
+}

@@ -1,0 +1,270 @@
+//! The engine end to end on synthetic conversations: rules parsed from
+//! text, packets built with etherparse, time passed in. No devices.
+
+use etherparse::PacketBuilder;
+use portcullis::decode::{decode, tcp_flags as F, LinkType};
+use portcullis::detect::Detector;
+use portcullis::engine::{Engine, EngineConfig, Meta, Mode};
+use portcullis::output::Event;
+use portcullis::rules::{parse_rule, Classifications, Vars};
+use portcullis::time::Ts;
+use portcullis::verdict::{Actions, Toward, Verdict};
+
+const CLIENT: [u8; 4] = [198, 18, 0, 2];
+const SERVER: [u8; 4] = [198, 18, 1, 2];
+
+fn engine(mode: Mode, rules: &[&str]) -> Engine {
+    let vars = Vars::default();
+    let classes = Classifications::default();
+    let parsed = rules
+        .iter()
+        .map(|r| parse_rule(r, &vars, &classes).expect("test rule parses"))
+        .collect();
+    let detector = Detector::build(parsed).expect("detector builds");
+    Engine::new(
+        EngineConfig {
+            mode,
+            ..EngineConfig::default()
+        },
+        detector,
+    )
+}
+
+/// A TCP segment; `to_server` picks the direction.
+fn seg(to_server: bool, flags: u8, seq: u32, ack: u32, data: &[u8]) -> Vec<u8> {
+    let (s, d, sp, dp) = if to_server {
+        (CLIENT, SERVER, 40000, 80)
+    } else {
+        (SERVER, CLIENT, 80, 40000)
+    };
+    let mut b = PacketBuilder::ipv4(s, d, 64).tcp(sp, dp, seq, 65535);
+    if flags & F::SYN != 0 {
+        b = b.syn();
+    }
+    if flags & F::ACK != 0 {
+        b = b.ack(ack);
+    }
+    if flags & F::PSH != 0 {
+        b = b.psh();
+    }
+    if flags & F::RST != 0 {
+        b = b.rst();
+    }
+    let mut out = Vec::new();
+    b.write(&mut out, data).expect("build");
+    out
+}
+
+struct Run {
+    engine: Engine,
+    actions: Actions,
+    events: Vec<Event>,
+    t: u64,
+}
+
+impl Run {
+    fn new(engine: Engine) -> Run {
+        Run {
+            engine,
+            actions: Actions::default(),
+            events: Vec::new(),
+            t: 1_000_000,
+        }
+    }
+
+    fn send(&mut self, frame: &[u8]) -> Verdict {
+        self.t += 1000;
+        let meta = Meta {
+            link: LinkType::Raw,
+            ts: Ts(self.t),
+            pcap_cnt: None,
+        };
+        self.engine
+            .process(frame, meta, &mut self.actions, &mut self.events);
+        self.actions.verdict.expect("a verdict for every packet")
+    }
+
+    /// Client ISN 100, server ISN 500; returns after the third ACK.
+    fn handshake(&mut self) {
+        assert_eq!(self.send(&seg(true, F::SYN, 100, 0, b"")), Verdict::Forward);
+        assert_eq!(
+            self.send(&seg(false, F::SYN | F::ACK, 500, 101, b"")),
+            Verdict::Forward
+        );
+        assert_eq!(
+            self.send(&seg(true, F::ACK, 101, 501, b"")),
+            Verdict::Forward
+        );
+    }
+
+    fn alerts(&self) -> Vec<(u32, String)> {
+        self.events
+            .iter()
+            .filter_map(|e| match e {
+                Event::Alert(a) => Some((a.alert.signature_id, a.alert.action.to_string())),
+                _ => None,
+            })
+            .collect()
+    }
+}
+
+const DROP_RULE: &str = r#"drop tcp any any -> any 80 (msg:"evil"; flow:established,to_server; content:"EVIL"; sid:1;)"#;
+
+#[test]
+fn ips_drops_the_match_and_the_rest_of_the_flow() {
+    let mut r = Run::new(engine(Mode::Ips, &[DROP_RULE]));
+    r.handshake();
+    let data = seg(
+        true,
+        F::ACK | F::PSH,
+        101,
+        501,
+        b"GET /EVIL HTTP/1.0\r\n\r\n",
+    );
+    assert_eq!(r.send(&data), Verdict::Drop);
+    assert_eq!(r.alerts(), vec![(1, "blocked".to_string())]);
+    // Retransmission and later packets of the flow: dropped, no new alert.
+    assert_eq!(r.send(&data), Verdict::Drop);
+    assert_eq!(r.send(&seg(false, F::ACK, 501, 101, b"")), Verdict::Drop);
+    assert_eq!(r.alerts().len(), 1);
+}
+
+#[test]
+fn ids_alerts_and_forwards() {
+    let mut r = Run::new(engine(Mode::Ids, &[DROP_RULE]));
+    r.handshake();
+    let data = seg(
+        true,
+        F::ACK | F::PSH,
+        101,
+        501,
+        b"GET /EVIL HTTP/1.0\r\n\r\n",
+    );
+    assert_eq!(r.send(&data), Verdict::Forward);
+    assert_eq!(r.alerts(), vec![(1, "allowed".to_string())]);
+}
+
+#[test]
+fn pattern_split_across_segments_is_found() {
+    let mut r = Run::new(engine(Mode::Ips, &[DROP_RULE]));
+    r.handshake();
+    assert_eq!(
+        r.send(&seg(true, F::ACK, 101, 501, b"GET /EV")),
+        Verdict::Forward
+    );
+    assert_eq!(
+        r.send(&seg(true, F::ACK, 108, 501, b"IL HTTP/1.0")),
+        Verdict::Drop
+    );
+    assert_eq!(r.alerts().len(), 1);
+}
+
+#[test]
+fn out_of_order_segments_are_reassembled_before_matching() {
+    let mut r = Run::new(engine(Mode::Ips, &[DROP_RULE]));
+    r.handshake();
+    // The second half arrives first: nothing to match yet.
+    assert_eq!(
+        r.send(&seg(true, F::ACK, 108, 501, b"IL HTTP/1.0")),
+        Verdict::Forward
+    );
+    assert_eq!(
+        r.send(&seg(true, F::ACK, 101, 501, b"GET /EV")),
+        Verdict::Drop
+    );
+    assert_eq!(r.alerts().len(), 1);
+}
+
+#[test]
+fn reject_resets_both_ends_with_acceptable_sequence_numbers() {
+    let rule = r#"reject tcp any any -> any 80 (msg:"r"; content:"/reject-me"; sid:2;)"#;
+    let mut r = Run::new(engine(Mode::Ips, &[rule]));
+    r.handshake();
+    let data = seg(
+        true,
+        F::ACK | F::PSH,
+        101,
+        501,
+        b"GET /reject-me HTTP/1.0\r\n\r\n",
+    );
+    assert_eq!(r.send(&data), Verdict::Drop);
+    let inj = &r.actions.inject;
+    assert_eq!(inj.len(), 2);
+    let to_client = decode(&inj[0].bytes, LinkType::Raw).expect("rst");
+    let t = to_client.tcp().expect("tcp");
+    assert_eq!(inj[0].toward, Toward::Sender);
+    assert_eq!((t.seq, t.flags & F::RST), (501, F::RST));
+    let to_server = decode(&inj[1].bytes, LinkType::Raw).expect("rst");
+    assert_eq!(to_server.tcp().map(|t| t.seq), Some(101));
+}
+
+#[test]
+fn pass_stops_inspection_of_the_flow() {
+    let pass = r#"pass tcp any any -> any 80 (msg:"p"; content:"/healthz"; sid:3;)"#;
+    let mut r = Run::new(engine(Mode::Ips, &[pass, DROP_RULE]));
+    r.handshake();
+    let data = seg(true, F::ACK, 101, 501, b"GET /healthz EVIL");
+    assert_eq!(r.send(&data), Verdict::Forward);
+    assert_eq!(
+        r.send(&seg(true, F::ACK, 118, 501, b"EVIL")),
+        Verdict::Forward
+    );
+    assert!(r.alerts().is_empty(), "pass rules do not alert");
+}
+
+#[test]
+fn third_ack_is_not_yet_established() {
+    // like-ip-only-01: Suricata counts the handshake's last ACK as not
+    // established; the first data packet is.
+    let rule = r#"alert tcp any any -> any any (msg:"e"; flow:established; sid:4;)"#;
+    let mut r = Run::new(engine(Mode::Ids, &[rule]));
+    r.handshake();
+    assert!(r.alerts().is_empty());
+    r.send(&seg(true, F::ACK, 101, 501, b"x"));
+    assert_eq!(r.alerts().len(), 1);
+}
+
+#[test]
+fn bad_checksum_feeds_nothing() {
+    let mut r = Run::new(engine(Mode::Ips, &[DROP_RULE]));
+    r.handshake();
+    let mut junk = seg(true, F::ACK, 101, 501, b"EVIL");
+    let n = junk.len();
+    junk[n - 5] ^= 0x55; // corrupt the TCP payload, not the header
+    assert_eq!(
+        r.send(&junk),
+        Verdict::Drop,
+        "IPS refuses what a host would discard"
+    );
+    assert!(r.alerts().is_empty());
+    assert_eq!(
+        r.send(&seg(true, F::ACK, 101, 501, b"fine")),
+        Verdict::Forward
+    );
+}
+
+#[test]
+fn malformed_packets_are_counted_dropped_in_ips_passed_in_ids() {
+    for (mode, want) in [(Mode::Ips, Verdict::Drop), (Mode::Ids, Verdict::Forward)] {
+        let mut r = Run::new(engine(mode, &[DROP_RULE]));
+        let mut bad = seg(true, F::SYN, 1, 0, b"");
+        bad.truncate(30); // IP header says 40 bytes
+        assert_eq!(r.send(&bad), want);
+        assert_eq!(r.engine.stats.decoder_errors.values().sum::<u64>(), 1);
+    }
+}
+
+#[test]
+fn udp_reject_answers_icmp_admin_prohibited() {
+    let rule = r#"reject udp any any -> any 9001 (msg:"u"; content:"probe"; sid:5;)"#;
+    let mut r = Run::new(engine(Mode::Ips, &[rule]));
+    let mut pkt = Vec::new();
+    PacketBuilder::ipv4(CLIENT, SERVER, 64)
+        .udp(5000, 9001)
+        .write(&mut pkt, b"probe\n")
+        .expect("build");
+    assert_eq!(r.send(&pkt), Verdict::Drop);
+    let icmp = decode(&r.actions.inject[0].bytes, LinkType::Raw).expect("icmp");
+    assert_eq!(icmp.ip.dst, std::net::IpAddr::from(CLIENT));
+    assert_eq!(icmp.ip.proto, 1);
+}
