@@ -67,6 +67,9 @@ cleanup() {
         kill_netns_pids "$ns"
         ip netns del "$ns" 2>/dev/null
     done
+    # The lab's own folder (default EVE log, web root); empty once the lab
+    # is down, since the tests log elsewhere.
+    rmdir "${TMPDIR:-/tmp}/portcullis-$P" 2>/dev/null
     if ((rc != 0)); then
         local f
         for f in "$WORK"/*.log; do
