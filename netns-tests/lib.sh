@@ -75,7 +75,8 @@ cleanup() {
         for f in "$WORK"/*.log; do
             [[ -s $f ]] || continue
             echo "---- last lines of $(basename "$f")" >&2
-            tail -n 25 "$f" | awk 1 >&2
+            # Colour codes make no sense in a log file.
+            tail -n 25 "$f" | sed 's/\x1b\[[0-9;]*m//g' | awk 1 >&2
         done
     fi
     if [[ ${KEEP_WORK:-0} == 1 ]]; then
