@@ -25,25 +25,25 @@ VETH_B=198.18.10.2
 mkdir "$WORK/www"
 head -c $((MB * 1024 * 1024)) /dev/urandom >"$WORK/www/blob.bin"
 
-# servers NS ADDR: iperf3 and an HTTP server for the blob in NS on ADDR.
+# servers SIDE ADDR: iperf3 and an HTTP server for the blob in namespace
+# $P-SIDE, on ADDR.
 servers() {
-    ip netns exec "$1" iperf3 -s -B "$2" >"$WORK/iperf3.$1.log" 2>&1 &
-    BG_PIDS+=($!)
-    ip netns exec "$1" python3 -m http.server --bind "$2" \
-        --directory "$WORK/www" 80 >"$WORK/http.$1.log" 2>&1 &
-    BG_PIDS+=($!)
+    bg_ns "$1" "iperf3.$1" iperf3 -s -B "$2"
+    bg_ns "$1" "http.$1" python3 -m http.server --bind "$2" \
+        --directory "$WORK/www" 80
 }
 
-# measure LABEL CLIENT_NS SERVER_ADDR: prints "LABEL IPERF_MBPS CURL_MBPS".
+# measure LABEL SIDE SERVER_ADDR: from namespace $P-SIDE, prints
+# "LABEL IPERF_MBPS CURL_MBPS".
 measure() {
-    local label=$1 ns=$2 addr=$3 bps speed
-    wait_for 20 "HTTP on $addr" ip netns exec "$ns" \
+    local label=$1 side=$2 addr=$3 bps speed
+    wait_for 20 "HTTP on $addr" in_ns "$side" \
         curl -s -o /dev/null --max-time 2 "http://$addr/" \
         || fail "$label: no HTTP answer from $addr"
-    bps=$(ip netns exec "$ns" iperf3 -c "$addr" -t "$SECS" -J \
+    bps=$(in_ns "$side" iperf3 -c "$addr" -t "$SECS" -J \
         | jq '.end.sum_received.bits_per_second') \
         || fail "$label: iperf3 failed"
-    speed=$(ip netns exec "$ns" curl -sS --fail --max-time 300 \
+    speed=$(in_ns "$side" curl -sS --fail --max-time 300 \
         -o /dev/null -w '%{speed_download}' "http://$addr/blob.bin") \
         || fail "$label: download failed"
     awk -v l="$label" -v b="$bps" -v s="$speed" \
@@ -52,8 +52,8 @@ measure() {
 
 note "through portcullis (mode ${BENCH_MODE:-ips})"
 lab_start --mode "${BENCH_MODE:-ips}" --no-http
-servers "$P-server" "$SERVER4"
-lab=$(measure portcullis "$P-client" "$SERVER4")
+servers server "$SERVER4"
+lab=$(measure portcullis client "$SERVER4")
 lab_stop
 
 note "plain veth pair"
@@ -64,8 +64,8 @@ ip -n "$P-va" addr add "$VETH_A/24" dev "$P-va0"
 ip -n "$P-vb" addr add "$VETH_B/24" dev "$P-vb0"
 ip -n "$P-va" link set "$P-va0" up
 ip -n "$P-vb" link set "$P-vb0" up
-servers "$P-vb" "$VETH_B"
-veth=$(measure veth "$P-va" "$VETH_B")
+servers vb "$VETH_B"
+veth=$(measure veth va "$VETH_B")
 stop_bg
 
 read -r _ lab_i lab_c <<<"$lab"
