@@ -7,14 +7,36 @@
 
 use std::collections::BTreeMap;
 
-use crate::decode::{self, tcp_flags, DecodeError, LinkType, Packet, L4};
+mod events;
+mod track;
+
+/// The engine's parts a flow needs when it ends, borrowed apart from
+/// the flow table so the table can hand flows over while they are used.
+macro_rules! flow_end {
+    ($e:ident, $now:expr, $reason:expr) => {
+        FlowEnd {
+            cfg: &$e.cfg,
+            detector: &$e.detector,
+            scratch: &mut $e.scratch,
+            hits: &mut $e.hits,
+            mem: &mut $e.mem,
+            stats: &mut $e.stats,
+            now: $now,
+            reason: $reason,
+        }
+    };
+}
+
+use crate::decode::{self, DecodeError, LinkType, Packet};
 use crate::detect::{Detector, Input, RuleId, Scratch, StreamView};
-use crate::flow::{tcp::seq, Dir, Flow, FlowAction, FlowKey, FlowTable, Lookup};
-use crate::output::eve::{self, AlertEvent, AlertInfo, Event, FlowCounters, Header};
+use crate::flow::{tcp::TcpState, Dir, Flow, FlowAction, FlowKey, FlowTable, Lookup};
+use crate::output::eve::{self, Event};
 use crate::rules::Action;
-use crate::stream::{Added, StreamConfig, StreamMem};
+use crate::stream::{PolicyTable, StreamConfig, StreamMem};
 use crate::time::Ts;
 use crate::verdict::{self, Actions, Verdict};
+use events::{AlertCtx, Source};
+use track::Tracked;
 
 /// IDS reports; IPS enforces.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -48,6 +70,8 @@ pub struct EngineConfig {
     /// Validate IP, TCP, UDP and ICMP checksums. Captures taken where
     /// the NIC computes checksums carry wrong ones: turn this off there.
     pub checksums: bool,
+    /// Overlap policy by receiver address (`host-os-policy`).
+    pub host_os_policy: PolicyTable,
 }
 
 impl Default for EngineConfig {
@@ -61,6 +85,7 @@ impl Default for EngineConfig {
             alert_payload: true,
             isolate_secs: 0,
             checksums: true,
+            host_os_policy: PolicyTable::default(),
         }
     }
 }
@@ -82,6 +107,10 @@ pub struct Stats {
     pub fragments_uninspected: u64,
     pub isolated_hosts: u64,
     pub isolated_drops: u64,
+    /// Stream anomalies by Suricata's `stream.*` event name.
+    pub stream_events: BTreeMap<&'static str, u64>,
+    /// Segments rewritten inline to the bytes already accepted.
+    pub rewritten: u64,
 }
 
 /// Where a frame came from.
@@ -100,6 +129,8 @@ pub struct Engine {
     mem: StreamMem,
     hits: Vec<RuleId>,
     scratch: Scratch,
+    /// A copy of the TCP payload, which inline normalisation may rewrite.
+    payload: Vec<u8>,
     isolation: Isolation,
     pub stats: Stats,
     last_expire: Ts,
@@ -115,6 +146,7 @@ impl Engine {
             mem: StreamMem::default(),
             hits: Vec::with_capacity(16),
             scratch: Scratch::default(),
+            payload: Vec::with_capacity(2048),
             isolation: Isolation::default(),
             stats: Stats::default(),
             last_expire: Ts(0),
@@ -152,19 +184,17 @@ impl Engine {
         out.verdict = Some(verdict);
     }
 
-    /// Ends every flow (end of a replay, or shutdown), logging flow
-    /// events if enabled.
+    /// Ends every flow (end of a replay, or shutdown): stream data still
+    /// held is inspected, and flow events are logged if enabled.
     pub fn finish(&mut self, now: Ts, events: &mut Vec<Event>) {
-        let (cfg, mem) = (&self.cfg, &mut self.mem);
-        self.flows
-            .drain(&mut |f| flow_gone(cfg, mem, f, now, "shutdown", events));
+        let mut end = flow_end!(self, now, "shutdown");
+        self.flows.drain(&mut |f| end.gone(f, events));
     }
 
     /// Expires idle flows; the live loop calls this on a timer.
     pub fn tick(&mut self, now: Ts, events: &mut Vec<Event>) {
-        let (cfg, mem) = (&self.cfg, &mut self.mem);
-        self.flows
-            .expire(now, &mut |f| flow_gone(cfg, mem, f, now, "timeout", events));
+        let mut end = flow_end!(self, now, "timeout");
+        self.flows.expire(now, &mut |f| end.gone(f, events));
         self.last_expire = now;
     }
 
@@ -227,25 +257,11 @@ impl Engine {
             return Verdict::Drop;
         }
 
-        let (key, _) = FlowKey::of(pkt);
-        let (cfg, mem) = (&self.cfg, &mut self.mem);
-        let slot = match self.flows.lookup(key, pkt, meta.ts, &mut |f| {
-            flow_gone(cfg, mem, f, meta.ts, "evicted", events)
-        }) {
-            Lookup::Existing(s) => s,
-            Lookup::New { slot, evicted } => {
-                self.stats.flows += 1;
-                if evicted {
-                    self.stats.flows_evicted += 1;
-                }
-                slot
-            }
-            Lookup::Full => {
-                // Every slot holds a blocked flow: a flood of attack
-                // flows must not push inspection aside.
-                self.stats.flow_table_full += 1;
-                return self.enforce(Verdict::Drop);
-            }
+        let slot = match self.lookup(pkt, meta.ts, events) {
+            Some(slot) => slot,
+            // Every slot holds a blocked flow: a flood of attack flows
+            // must not push inspection aside.
+            None => return self.enforce(Verdict::Drop),
         };
         let Some(flow) = self.flows.get_mut(slot) else {
             return Verdict::Forward;
@@ -267,29 +283,36 @@ impl Engine {
         // Suricata's `established` for a packet is the state before it:
         // the ACK that completes the handshake is not yet established.
         let established = flow.established();
-        let added = track(&self.cfg.stream, &mut self.mem, flow, dir, pkt);
-        self.hits.clear();
-        {
-            let d = &mut flow.dirs[dir.index()];
-            let stream = match added {
-                Some(new_from) => Some(StreamView {
-                    window: d.stream.window(),
-                    new_from,
-                    window_start: d.stream.window_start(),
-                }),
-                None => None,
-            };
-            let input = Input {
-                packet: pkt,
-                to_server: dir == Dir::ToServer,
-                established,
-                stream,
-            };
-            self.detector
-                .inspect(&input, &mut d.detect, &mut self.scratch, &mut self.hits);
+        let inline = self.cfg.mode == Mode::Ips;
+        let tracked = track::segment(&self.cfg, &mut self.mem, flow, dir, pkt, &mut self.payload);
+        let ids_close = !inline && flow.tcp.state == TcpState::Closed;
+        if let Some(why) = tracked.discard {
+            self.stream_event(why.counter());
+            return self.enforce(Verdict::Drop);
+        }
+        if tracked.conflict {
+            self.stream_event("reassembly_overlap_different_data");
         }
 
-        let mut verdict = self.apply_hits(slot, pkt, dir, meta, out, events);
+        // Inline, a segment that contradicts accepted bytes goes on (and
+        // is inspected) as the accepted bytes.
+        let mut verdict = match tracked
+            .rewritten
+            .then(|| track::rewrite(pkt, &self.payload))
+        {
+            Some(Some(frame)) => {
+                self.stats.rewritten += 1;
+                let v = match decode::decode(&frame, meta.link) {
+                    Ok(p2) => self.inspect(slot, &p2, dir, established, tracked, meta, out, events),
+                    Err(_) => self.enforce(Verdict::Drop),
+                };
+                out.replace = Some(frame);
+                v
+            }
+            Some(None) => self.enforce(Verdict::Drop),
+            None => self.inspect(slot, pkt, dir, established, tracked, meta, out, events),
+        };
+
         // A malformed packet was inspected at the IP layer; IPS mode
         // still refuses to forward it.
         if pkt.anomaly.is_some() {
@@ -297,36 +320,79 @@ impl Engine {
         }
         if verdict == Verdict::Drop {
             self.flows.hold(slot);
-            if self.cfg.isolate_secs > 0 {
-                let until = Ts(meta.ts.0 + self.cfg.isolate_secs * 1_000_000);
-                if self.isolation.add(pkt.ip.src, until) {
-                    self.stats.isolated_hosts += 1;
-                    tracing::info!(host = %pkt.ip.src, secs = self.cfg.isolate_secs, "host isolated");
-                }
+            self.isolate(pkt, meta.ts);
+        }
+        // An IDS does not wait for the timeout to read what a closed
+        // connection left unacknowledged.
+        if ids_close {
+            let mut end = flow_end!(self, meta.ts, "closed");
+            if let Some(flow) = self.flows.get_mut(slot) {
+                end.flush(flow, events);
             }
         }
         verdict
     }
 
-    /// Turns rule hits into alerts and a verdict.
-    fn apply_hits(
+    /// Finds or makes the packet's flow; `None` when the table is full
+    /// of flows that cannot be evicted.
+    fn lookup(&mut self, pkt: &Packet<'_>, now: Ts, events: &mut Vec<Event>) -> Option<u32> {
+        let (key, _) = FlowKey::of(pkt);
+        let mut end = flow_end!(self, now, "evicted");
+        match self
+            .flows
+            .lookup(key, pkt, now, &mut |f| end.gone(f, events))
+        {
+            Lookup::Existing(s) => Some(s),
+            Lookup::New { slot, evicted } => {
+                self.stats.flows += 1;
+                self.stats.flows_evicted += u64::from(evicted);
+                Some(slot)
+            }
+            Lookup::Full => {
+                self.stats.flow_table_full += 1;
+                None
+            }
+        }
+    }
+
+    /// Runs detection on a packet and turns the hits into alerts and a
+    /// verdict.
+    #[allow(clippy::too_many_arguments)] // the packet's context, passed once
+    fn inspect(
         &mut self,
         slot: u32,
         pkt: &Packet<'_>,
         dir: Dir,
+        established: bool,
+        tracked: Tracked,
         meta: Meta,
         out: &mut Actions,
         events: &mut Vec<Event>,
     ) -> Verdict {
+        let Some(flow) = self.flows.get_mut(slot) else {
+            return Verdict::Forward;
+        };
+        self.hits.clear();
+        let d = &mut flow.dirs[dir.index()];
+        let input = Input {
+            packet: pkt,
+            to_server: dir == Dir::ToServer,
+            established,
+            stream: tracked.new_from.map(|new_from| StreamView {
+                window: d.stream.window(),
+                new_from,
+                window_start: d.stream.window_start(),
+            }),
+            stream_added: tracked.stream_added,
+        };
+        self.detector
+            .inspect(&input, &mut d.detect, &mut self.scratch, &mut self.hits);
+
         let ips = self.cfg.mode == Mode::Ips;
         let mut verdict = Verdict::Forward;
         for i in 0..self.hits.len() {
             let id = self.hits[i];
-            let rule = self.detector.rule(id);
-            let Some(flow) = self.flows.get_mut(slot) else {
-                break;
-            };
-            let action = rule.action();
+            let action = self.detector.rule(id).action();
             let blocks = ips && matches!(action, Action::Drop | Action::Reject(_));
             match action {
                 Action::Pass => {
@@ -347,10 +413,38 @@ impl Engine {
             }
             flow.alerts += 1;
             self.stats.alerts += 1;
-            let alert = alert_event(&self.cfg, flow, pkt, dir, meta, id, &self.detector, blocks);
-            events.push(Event::Alert(Box::new(alert)));
+            let ctx = AlertCtx {
+                flow,
+                pkt,
+                dir,
+                ts: meta.ts,
+                pcap_cnt: meta.pcap_cnt,
+                link: meta.link,
+                source: Source::Wire,
+                stream: tracked
+                    .new_from
+                    .map(|_| flow.dirs[dir.index()].stream.window()),
+                with_payload: self.cfg.alert_payload,
+            };
+            events.push(events::alert(&ctx, &self.detector, id, blocks));
         }
         verdict
+    }
+
+    fn stream_event(&mut self, name: &'static str) {
+        *self.stats.stream_events.entry(name).or_default() += 1;
+    }
+
+    /// After a block, cut the offending host off, if so configured.
+    fn isolate(&mut self, pkt: &Packet<'_>, now: Ts) {
+        if self.cfg.isolate_secs == 0 {
+            return;
+        }
+        let until = Ts(now.0 + self.cfg.isolate_secs * 1_000_000);
+        if self.isolation.add(pkt.ip.src, until) {
+            self.stats.isolated_hosts += 1;
+            tracing::info!(host = %pkt.ip.src, secs = self.cfg.isolate_secs, "host isolated");
+        }
     }
 
     fn enforce(&self, v: Verdict) -> Verdict {
@@ -398,6 +492,8 @@ impl Engine {
             "stream": {
                 "bytes_held": self.mem.used,
                 "memcap_hits": self.mem.memcap_hits,
+                "events": s.stream_events,
+                "rewritten": s.rewritten,
             },
         });
         Event::Stats(Box::new(eve::StatsEvent {
@@ -408,202 +504,86 @@ impl Engine {
     }
 }
 
-/// TCP state and stream update; returns where new stream bytes start
-/// in the direction's window, if this packet added any.
-fn track(
-    cfg: &StreamConfig,
-    mem: &mut StreamMem,
-    flow: &mut Flow,
-    dir: Dir,
-    pkt: &Packet<'_>,
-) -> Option<usize> {
-    let L4::Tcp(t) = &pkt.l4 else {
-        return None;
-    };
-    flow.tcp.update(dir, t, pkt.payload.len());
-    if pkt.payload.is_empty() || t.flags & tcp_flags::RST != 0 {
-        return None;
-    }
-    let base = flow.tcp.stream_base(dir)?;
-    let s = &mut flow.dirs[dir.index()].stream;
-    s.start(base);
-    match s.add(cfg, mem, seq(t.seq), pkt.payload) {
-        Added::Data { new_from } => Some(new_from),
-        Added::Nothing | Added::DepthReached | Added::OverCap => None,
-    }
-}
-
-fn counters(flow: &Flow) -> FlowCounters {
-    let (c, s) = (flow.client, flow.server());
-    let ports = flow.key.proto == 6 || flow.key.proto == 17;
-    FlowCounters {
-        pkts_toserver: flow.dirs[0].pkts,
-        pkts_toclient: flow.dirs[1].pkts,
-        bytes_toserver: flow.dirs[0].bytes,
-        bytes_toclient: flow.dirs[1].bytes,
-        start: flow.start.to_string(),
-        src_ip: c.addr,
-        dest_ip: s.addr,
-        src_port: ports.then_some(c.port),
-        dest_port: ports.then_some(s.port),
-    }
-}
-
-fn header(
-    event_type: &'static str,
-    ts: Ts,
-    flow_id: u64,
-    pcap_cnt: Option<u64>,
-    pkt: &Packet<'_>,
-) -> Header {
-    let (sp, dp) = pkt.ports();
-    let ports = matches!(pkt.l4, L4::Tcp(_) | L4::Udp { .. });
-    let icmp = match pkt.l4 {
-        L4::Icmp(i) => Some((i.icmp_type, i.code)),
-        _ => None,
-    };
-    Header {
-        timestamp: ts.to_string(),
-        flow_id: Some(flow_id),
-        pcap_cnt,
-        event_type,
-        src_ip: pkt.ip.src,
-        src_port: ports.then_some(sp),
-        dest_ip: pkt.ip.dst,
-        dest_port: ports.then_some(dp),
-        proto: eve::proto_name(pkt.ip.proto),
-        icmp_type: icmp.map(|i| i.0),
-        icmp_code: icmp.map(|i| i.1),
-    }
-}
-
-#[allow(clippy::too_many_arguments)] // one call site; a struct would only rename them
-fn alert_event(
-    cfg: &EngineConfig,
-    flow: &Flow,
-    pkt: &Packet<'_>,
-    dir: Dir,
-    meta: Meta,
-    id: RuleId,
-    detector: &Detector,
-    blocked: bool,
-) -> AlertEvent {
-    let rule = detector.rule(id);
-    let payload = cfg.alert_payload.then_some(pkt.payload);
-    AlertEvent {
-        header: header("alert", meta.ts, flow.id, meta.pcap_cnt, pkt),
-        direction: dir.name(),
-        alert: AlertInfo {
-            action: if blocked { "blocked" } else { "allowed" },
-            gid: rule.gid,
-            signature_id: rule.sid,
-            rev: rule.rev,
-            signature: rule.msg().to_string(),
-            category: rule.category().unwrap_or_default().to_string(),
-            severity: rule.severity(),
-        },
-        verdict: Some(verdict_info(rule.action(), pkt, dir, blocked)),
-        flow: counters(flow),
-        payload: payload.map(eve::base64),
-        payload_printable: payload.map(eve::printable),
-        stream: 0,
-        packet: cfg.alert_payload.then(|| eve::base64(pkt.frame)),
-        packet_info: Some(eve::PacketInfo {
-            linktype: meta.link.number(),
-            linktype_name: meta.link.name(),
-        }),
-        ether: pkt.link.macs.map(|(s, d)| eve::Ether {
-            src_mac: eve::mac(&s),
-            dest_mac: eve::mac(&d),
-        }),
-        pkt_src: if meta.pcap_cnt.is_some() {
-            "wire/pcap"
-        } else {
-            "wire"
-        },
-    }
-}
-
-/// EVE's `verdict`: what happened to the packet, and for reject rules
-/// whom the answer went to and what it was (logged in IDS mode too, as
-/// what IPS mode would have done).
-fn verdict_info(action: Action, pkt: &Packet<'_>, dir: Dir, blocked: bool) -> eve::VerdictInfo {
-    let mut v = eve::VerdictInfo {
-        action: if blocked { "drop" } else { "alert" },
-        reject_target: None,
-        reject: Vec::new(),
-    };
-    if let Action::Reject(to) = action {
-        let toward = verdict::reject_targets(pkt, to);
-        let (src, dst) = (dir.name_of_sender(), dir.name());
-        v.reject_target = match (toward.sender, toward.receiver) {
-            (true, true) => Some("both"),
-            (true, false) => Some(src),
-            (false, true) => Some(dst),
-            (false, false) => None,
-        };
-        v.reject.push(toward.kind);
-    }
-    v
-}
-
-/// A flow leaves the table: release its stream bytes, log it if asked.
-fn flow_gone(
-    cfg: &EngineConfig,
-    mem: &mut StreamMem,
-    mut flow: Flow,
+/// The engine's parts a flow needs when it ends: stream data still
+/// held is inspected (with a stand-in packet), its bytes are released,
+/// and its flow event is logged.
+struct FlowEnd<'a> {
+    cfg: &'a EngineConfig,
+    detector: &'a Detector,
+    scratch: &'a mut Scratch,
+    hits: &'a mut Vec<RuleId>,
+    mem: &'a mut StreamMem,
+    stats: &'a mut Stats,
     now: Ts,
     reason: &'static str,
-    events: &mut Vec<Event>,
-) {
-    for d in flow.dirs.iter_mut() {
-        d.stream.release(mem);
+}
+
+impl FlowEnd<'_> {
+    fn gone(&mut self, mut flow: Flow, events: &mut Vec<Event>) {
+        if flow.action == FlowAction::Inspect {
+            self.flush(&mut flow, events);
+        }
+        for d in flow.dirs.iter_mut() {
+            d.stream.release(self.mem);
+        }
+        if self.cfg.flow_events {
+            events.push(events::flow(&flow, self.now, self.reason));
+        }
     }
-    if !cfg.flow_events {
-        return;
+
+    /// Delivers and inspects whatever each direction still holds.
+    fn flush(&mut self, flow: &mut Flow, events: &mut Vec<Event>) {
+        for dir in [Dir::ToServer, Dir::ToClient] {
+            let s = &mut flow.dirs[dir.index()].stream;
+            if !s.has_pending() {
+                continue;
+            }
+            let Some(new_from) = s.deliver(&self.cfg.stream, self.mem, None) else {
+                continue;
+            };
+            let Some(frame) = events::pseudo_packet(flow, dir) else {
+                continue;
+            };
+            let Ok(pkt) = decode::decode(&frame, LinkType::Raw) else {
+                continue;
+            };
+            self.hits.clear();
+            let established = flow.established();
+            let d = &mut flow.dirs[dir.index()];
+            let input = Input {
+                packet: &pkt,
+                to_server: dir == Dir::ToServer,
+                established,
+                stream: Some(StreamView {
+                    window: d.stream.window(),
+                    new_from,
+                    window_start: d.stream.window_start(),
+                }),
+                stream_added: true,
+            };
+            self.detector
+                .inspect(&input, &mut d.detect, self.scratch, self.hits);
+            for &id in self.hits.iter() {
+                if self.detector.rule(id).action() == Action::Pass {
+                    break;
+                }
+                flow.alerts += 1;
+                self.stats.alerts += 1;
+                let ctx = AlertCtx {
+                    flow,
+                    pkt: &pkt,
+                    dir,
+                    ts: self.now,
+                    pcap_cnt: None,
+                    link: LinkType::Raw,
+                    source: Source::FlowEnd,
+                    stream: Some(flow.dirs[dir.index()].stream.window()),
+                    with_payload: self.cfg.alert_payload,
+                };
+                events.push(events::alert(&ctx, self.detector, id, false));
+            }
+        }
     }
-    let (c, s) = (flow.client, flow.server());
-    let ports = flow.key.proto == 6 || flow.key.proto == 17;
-    let counters = counters(&flow);
-    let header = Header {
-        timestamp: now.to_string(),
-        flow_id: Some(flow.id),
-        pcap_cnt: None,
-        event_type: "flow",
-        src_ip: c.addr,
-        src_port: ports.then_some(c.port),
-        dest_ip: s.addr,
-        dest_port: ports.then_some(s.port),
-        proto: eve::proto_name(flow.key.proto),
-        icmp_type: None,
-        icmp_code: None,
-    };
-    let record = eve::FlowRecord {
-        counters,
-        end: flow.last.to_string(),
-        age: flow.last.secs_since(flow.start),
-        state: if flow.key.proto == 6 {
-            flow.tcp.state.name()
-        } else if flow.replied {
-            "established"
-        } else {
-            "new"
-        },
-        reason,
-        alerted: flow.alerts > 0,
-        action: match flow.action {
-            FlowAction::Drop => Some("drop"),
-            FlowAction::Pass => Some("pass"),
-            FlowAction::Inspect => None,
-        },
-    };
-    events.push(Event::Flow(Box::new(eve::FlowEvent {
-        header,
-        flow: record,
-        tcp: (flow.key.proto == 6).then(|| eve::TcpRecord {
-            state: flow.tcp.state.name(),
-        }),
-    })));
 }
 
 /// Hosts cut off after a block, each until a deadline. Capped: when

@@ -62,7 +62,8 @@ pub async fn forward(
             send(&devs[to], &inj.bytes).await;
         }
         if actions.verdict == Some(Verdict::Forward) {
-            send(&devs[other], frame).await;
+            let out = actions.replace.as_deref().unwrap_or(frame);
+            send(&devs[other], out).await;
         }
         eve.write_all(&mut events)?;
     }

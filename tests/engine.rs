@@ -130,18 +130,102 @@ fn ips_drops_the_match_and_the_rest_of_the_flow() {
 }
 
 #[test]
-fn ids_alerts_and_forwards() {
+fn ids_alerts_on_acknowledged_data_and_forwards() {
     let mut r = Run::new(engine(Mode::Ids, &[DROP_RULE]));
     r.handshake();
-    let data = seg(
-        true,
-        F::ACK | F::PSH,
-        101,
-        501,
-        b"GET /EVIL HTTP/1.0\r\n\r\n",
+    let req = b"GET /EVIL HTTP/1.0\r\n\r\n";
+    assert_eq!(
+        r.send(&seg(true, F::ACK | F::PSH, 101, 501, req)),
+        Verdict::Forward
     );
-    assert_eq!(r.send(&data), Verdict::Forward);
+    // Until the server acknowledges them, a later copy could still
+    // replace these bytes at the receiver: not inspected yet.
+    assert!(r.alerts().is_empty());
+    let acked = 101 + req.len() as u32;
+    assert_eq!(
+        r.send(&seg(false, F::ACK, 501, acked, b"")),
+        Verdict::Forward
+    );
+    assert_eq!(
+        r.send(&seg(true, F::ACK, acked, 501, b"")),
+        Verdict::Forward
+    );
     assert_eq!(r.alerts(), vec![(1, "allowed".to_string())]);
+}
+
+#[test]
+fn ids_inspects_unacknowledged_data_when_the_flow_ends() {
+    let mut r = Run::new(engine(Mode::Ids, &[DROP_RULE]));
+    r.handshake();
+    r.send(&seg(true, F::ACK, 101, 501, b"GET /EVIL"));
+    assert!(r.alerts().is_empty());
+    let t = Ts(r.t + 1);
+    r.engine.finish(t, &mut r.events);
+    assert_eq!(r.alerts(), vec![(1, "allowed".to_string())]);
+}
+
+#[test]
+fn inline_overlap_is_rewritten_to_the_accepted_bytes() {
+    let rule = r#"alert tcp-pkt any any -> any any (msg:"evil pkt"; content:"EVIL"; sid:7;)"#;
+    let mut r = Run::new(engine(Mode::Ips, &[rule, DROP_RULE]));
+    r.handshake();
+    assert_eq!(
+        r.send(&seg(true, F::ACK, 101, 501, b"GOOD")),
+        Verdict::Forward
+    );
+    // The same bytes again, different: forwarded as the accepted copy.
+    assert_eq!(
+        r.send(&seg(true, F::ACK, 101, 501, b"EVIL")),
+        Verdict::Forward
+    );
+    let fwd = r.actions.replace.clone().expect("rewritten frame");
+    let p = decode(&fwd, LinkType::Raw).expect("decode");
+    assert_eq!(p.payload, b"GOOD");
+    assert!(
+        r.alerts().is_empty(),
+        "neither copy reached detection as EVIL"
+    );
+}
+
+#[test]
+fn segment_whose_ttl_expires_before_the_server_is_not_inspected() {
+    let mut r = Run::new(engine(Mode::Ips, &[DROP_RULE]));
+    // The server is one router away: its packets arrive with TTL 63.
+    r.send(&seg(true, F::SYN, 100, 0, b""));
+    let mut synack = seg(false, F::SYN | F::ACK, 500, 101, b"");
+    synack[8] = 63;
+    fix_ip_checksum(&mut synack);
+    r.send(&synack);
+    r.send(&seg(true, F::ACK, 101, 501, b""));
+    let mut junk = seg(true, F::ACK, 101, 501, b"EVIL");
+    junk[8] = 1;
+    fix_ip_checksum(&mut junk);
+    assert_eq!(
+        r.send(&junk),
+        Verdict::Drop,
+        "it would die at the router anyway"
+    );
+    assert!(r.alerts().is_empty());
+    assert_eq!(r.send(&seg(true, F::ACK, 101, 501, b"EVIL")), Verdict::Drop);
+    assert_eq!(
+        r.alerts().len(),
+        1,
+        "the copy that reaches the server is caught"
+    );
+}
+
+fn fix_ip_checksum(p: &mut [u8]) {
+    p[10] = 0;
+    p[11] = 0;
+    let mut acc = 0u32;
+    for w in p[..20].chunks(2) {
+        acc += u32::from(u16::from_be_bytes([w[0], w[1]]));
+    }
+    while acc > 0xffff {
+        acc = (acc & 0xffff) + (acc >> 16);
+    }
+    let c = !(acc as u16);
+    p[10..12].copy_from_slice(&c.to_be_bytes());
 }
 
 #[test]

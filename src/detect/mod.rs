@@ -51,6 +51,10 @@ pub struct Input<'a> {
     /// Reassembled in-order stream bytes for this direction (TCP only);
     /// None when the packet added no stream data.
     pub stream: Option<StreamView<'a>>,
+    /// The packet's payload went into the stream (TCP with a tracked
+    /// sequence space): plain `tcp` rules judge those bytes there, when
+    /// they are delivered, rather than in the packet.
+    pub stream_added: bool,
 }
 
 /// The retained stream bytes of one direction. `window` starts at stream
@@ -278,6 +282,7 @@ impl Detector {
                 self.inspect_stream(&group.stream, view, input, state, scratch, hits);
                 &group.packet_only
             }
+            (Transport::Tcp, None) if input.stream_added => &group.packet_only,
             _ => &group.packet_all,
         };
         self.inspect_packet(packet_side, input, scratch, hits);

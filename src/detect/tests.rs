@@ -196,6 +196,7 @@ fn sids(d: &Detector, frame: &[u8], to_server: bool) -> Vec<u32> {
         to_server,
         established: true,
         stream: None,
+        stream_added: false,
     };
     run(d, &input, &mut DirState::default())
 }
@@ -279,6 +280,7 @@ fn stream_step(
             new_from: window.len() - seg.len(),
             window_start,
         }),
+        stream_added: true,
     };
     run(d, &input, state)
 }

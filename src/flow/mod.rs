@@ -138,6 +138,11 @@ pub struct Flow {
     pub replied: bool,
     pub alerts: u32,
     pub dirs: [DirData; 2],
+    /// TTL of the first packet from each side, to tell how far away
+    /// each endpoint is.
+    pub ttl: [Option<u8>; 2],
+    /// TCP window scale each side offered in its SYN.
+    pub wscale: [Option<u8>; 2],
 }
 
 impl Flow {
@@ -172,6 +177,8 @@ impl Flow {
             replied: false,
             alerts: 0,
             dirs: Default::default(),
+            ttl: [None; 2],
+            wscale: [None; 2],
         }
     }
 

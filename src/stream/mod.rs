@@ -1,33 +1,39 @@
-//! TCP stream reassembly: per direction, the in-order payload bytes.
+//! TCP stream reassembly: per direction, the bytes the receiver will
+//! read, in order, for detection.
 //!
 //! Segments are placed by their offset from the direction's first data
 //! byte (ISN + 1), computed in 32-bit sequence space relative to the
-//! next expected byte, so wrap-around at 2^32 is harmless. In-order data
-//! is appended to a bounded window that detection reads; data ahead of a
-//! gap waits in a bounded out-of-order queue until the gap fills.
-//! Retransmitted bytes are not delivered twice: the first copy wins here.
+//! next byte to deliver, so wrap-around at 2^32 is harmless. Segments
+//! not yet delivered wait in a list; where two overlap with different
+//! bytes, the receiver's [`Policy`] decides which copy it would keep,
+//! or, inline, the copy already accepted wins and the later packet is
+//! rewritten to match it, so what is forwarded is what was inspected.
 //!
-//! Shortcoming: a retransmission carrying *different* bytes is ignored
-//! rather than checked against what was inspected; target-based overlap
-//! policies and inline normalisation (issue 4) replace this rule.
+//! Delivery moves contiguous bytes from the list to the window that
+//! detection reads. Inline (IPS) delivers as soon as bytes are in
+//! order; otherwise (IDS) only bytes the receiver has acknowledged are
+//! delivered, since until then a later copy may still replace them.
 
-use std::collections::BTreeMap;
+pub mod policy;
 
 use smoltcp::wire::TcpSeqNumber as Seq;
 
 use crate::flow::tcp::seq_diff;
+pub use policy::{Policy, PolicyTable};
 
 /// Caps for one direction, and the global byte budget.
 #[derive(Debug, Clone, Copy)]
 pub struct StreamConfig {
-    /// Bytes of in-order data kept for detection to read back: at least
-    /// this many once the stream is that long, at most twice as many.
+    /// Bytes of delivered data kept for detection to read back: at
+    /// least this many once the stream is that long, at most twice.
     pub window: usize,
     /// Stream bytes inspected per direction (Suricata's
     /// `stream.reassembly.depth`); 0 means no limit.
     pub depth: u64,
-    /// Out-of-order bytes held per direction.
+    /// Undelivered bytes held per direction.
     pub max_pending: usize,
+    /// Undelivered segments held per direction.
+    pub max_segments: usize,
     /// Bytes held by all streams together (`stream.reassembly.memcap`).
     pub memcap: usize,
 }
@@ -38,6 +44,7 @@ impl Default for StreamConfig {
             window: 64 * 1024,
             depth: 1024 * 1024,
             max_pending: 256 * 1024,
+            max_segments: 4096,
             memcap: 256 * 1024 * 1024,
         }
     }
@@ -50,27 +57,46 @@ pub struct StreamMem {
     pub memcap_hits: u64,
 }
 
-/// What a segment did to the stream.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Added {
-    /// New in-order bytes start at this index of [`StreamDir::window`].
-    Data { new_from: usize },
-    /// Nothing new in order (retransmission, queued, or empty).
-    Nothing,
-    /// Past the inspection depth: the rest of the stream is not inspected.
-    DepthReached,
-    /// A cap was hit; the segment was not taken.
-    OverCap,
+/// What inserting a segment found.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Inserted {
+    /// Some byte overlapped one already held or delivered, with a
+    /// different value (`stream-event:reassembly_overlap_different_data`).
+    pub conflict: bool,
+    /// Inline: the packet's payload no longer matches what was
+    /// accepted, and the caller must forward the rewritten copy.
+    pub rewritten: bool,
+    /// A cap refused the segment (or its undelivered part).
+    pub over_cap: bool,
+    /// Past the inspection depth.
+    pub past_depth: bool,
+    /// Stream offset of the segment's first byte.
+    pub offset: u64,
+}
+
+/// An undelivered segment: its original place and its resolved bytes.
+#[derive(Debug)]
+struct Seg {
+    off: u64,
+    data: Vec<u8>,
+}
+
+impl Seg {
+    fn end(&self) -> u64 {
+        self.off + self.data.len() as u64
+    }
 }
 
 #[derive(Debug, Default)]
 pub struct StreamDir {
     /// Sequence number of stream offset 0.
     base: Option<Seq>,
-    /// Offset of the next in-order byte.
+    /// Offset of the next byte to deliver.
     next_off: u64,
     window: Vec<u8>,
-    pending: BTreeMap<u64, Vec<u8>>,
+    /// Sorted by offset; may overlap each other, with equal bytes where
+    /// they do.
+    segs: Vec<Seg>,
     pending_bytes: usize,
     pub gaps: u32,
 }
@@ -87,7 +113,7 @@ impl StreamDir {
         }
     }
 
-    /// The retained in-order bytes; they end at [`Self::next_offset`].
+    /// The retained delivered bytes; they end at [`Self::next_offset`].
     pub fn window(&self) -> &[u8] {
         &self.window
     }
@@ -106,96 +132,190 @@ impl StreamDir {
         self.window.len() + self.pending_bytes
     }
 
-    /// Adds a segment's payload.
-    pub fn add(&mut self, cfg: &StreamConfig, mem: &mut StreamMem, s: Seq, data: &[u8]) -> Added {
-        let Some(base) = self.base else {
-            return Added::Nothing;
+    /// Whether undelivered bytes wait.
+    pub fn has_pending(&self) -> bool {
+        !self.segs.is_empty()
+    }
+
+    /// Stream offset of a sequence number, if the stream has started.
+    pub fn offset_of(&self, s: Seq) -> Option<u64> {
+        let base = self.base?;
+        let next = Seq(base.0.wrapping_add(self.next_off as u32 as i32));
+        let off = self.next_off as i64 + i64::from(seq_diff(s, next));
+        u64::try_from(off).ok()
+    }
+
+    /// Inserts a segment's payload. With `inline`, bytes already held
+    /// win over the new ones and `payload` is rewritten to match;
+    /// otherwise `policy` decides per overlap.
+    pub fn insert(
+        &mut self,
+        cfg: &StreamConfig,
+        mem: &mut StreamMem,
+        policy: Policy,
+        inline: bool,
+        s: Seq,
+        payload: &mut [u8],
+    ) -> Inserted {
+        let mut out = Inserted::default();
+        let Some(off) = self.offset_of(s) else {
+            // Before offset 0: only possible for a bogus sequence number.
+            return out;
         };
-        if data.is_empty() {
-            return Added::Nothing;
-        }
-        if cfg.depth != 0 && self.next_off >= cfg.depth {
-            return Added::DepthReached;
-        }
-        let expected = Seq(base.0.wrapping_add(self.next_off as u32 as i32));
-        let off = self.next_off as i64 + i64::from(seq_diff(s, expected));
-        let end = off + data.len() as i64;
-        if end <= self.next_off as i64 {
-            return Added::Nothing;
-        }
-        if off > self.next_off as i64 {
-            return self.queue(cfg, mem, off as u64, data);
+        out.offset = off;
+        if payload.is_empty() {
+            return out;
         }
 
-        // In order, possibly starting inside bytes we already have.
-        let skip = (self.next_off as i64 - off) as usize;
+        // Bytes already delivered: the receiver has them (or, inline,
+        // was sent them); a different copy cannot change what it read.
+        let done = (self.next_off.saturating_sub(off) as usize).min(payload.len());
+        if done > 0 {
+            self.compare_delivered(off, &mut payload[..done], inline, &mut out);
+        }
+        let rest_off = off + done as u64;
+        let mut rest_len = payload.len() - done;
+        if cfg.depth != 0 {
+            let room = cfg.depth.saturating_sub(rest_off) as usize;
+            if room < rest_len {
+                out.past_depth = true;
+                rest_len = room;
+            }
+        }
+        if rest_len == 0 {
+            return out;
+        }
+        let rest = &mut payload[done..done + rest_len];
+        self.resolve_overlaps(rest_off, rest, policy, inline, &mut out);
+
+        if self.segs.len() >= cfg.max_segments
+            || self.pending_bytes + rest_len > cfg.max_pending
+            || mem.used + rest_len > cfg.memcap
+        {
+            mem.memcap_hits += 1;
+            out.over_cap = true;
+            return out;
+        }
+        if rest_off > self.next_off && self.segs.is_empty() {
+            self.gaps += 1;
+        }
+        let at = self.segs.partition_point(|g| g.off <= rest_off);
+        self.segs.insert(
+            at,
+            Seg {
+                off: rest_off,
+                data: rest.to_vec(),
+            },
+        );
+        self.pending_bytes += rest_len;
+        mem.used += rest_len;
+        out
+    }
+
+    fn compare_delivered(&self, off: u64, part: &mut [u8], inline: bool, out: &mut Inserted) {
+        let start = self.window_start();
+        // Only what the window still holds can be compared.
+        let from = off.max(start);
+        let to = off + part.len() as u64;
+        if from >= to {
+            return;
+        }
+        let w = &self.window[(from - start) as usize..(to - start) as usize];
+        let p = &mut part[(from - off) as usize..];
+        if w != p {
+            out.conflict = true;
+            if inline {
+                p.copy_from_slice(w);
+                out.rewritten = true;
+            }
+        }
+    }
+
+    /// Applies the overlap rules between a new segment and every held
+    /// segment it overlaps, updating whichever copy loses.
+    fn resolve_overlaps(
+        &mut self,
+        off: u64,
+        data: &mut [u8],
+        policy: Policy,
+        inline: bool,
+        out: &mut Inserted,
+    ) {
+        let end = off + data.len() as u64;
+        let upto = self.segs.partition_point(|g| g.off < end);
+        for g in &mut self.segs[..upto] {
+            let old_range = (g.off, g.end());
+            let (lo, hi) = (off.max(old_range.0), end.min(old_range.1));
+            if lo >= hi {
+                continue;
+            }
+            let new = &mut data[(lo - off) as usize..(hi - off) as usize];
+            let old = &mut g.data[(lo - g.off) as usize..(hi - g.off) as usize];
+            if new == old {
+                continue;
+            }
+            out.conflict = true;
+            if !inline && policy.new_wins((off, end), old_range) {
+                old.copy_from_slice(new);
+            } else {
+                new.copy_from_slice(old);
+                out.rewritten |= inline;
+            }
+        }
+    }
+
+    /// Moves contiguous held bytes into the window, up to stream offset
+    /// `limit` if given. Returns the window index where the delivered
+    /// bytes start, if any were.
+    pub fn deliver(
+        &mut self,
+        cfg: &StreamConfig,
+        mem: &mut StreamMem,
+        limit: Option<u64>,
+    ) -> Option<usize> {
         let before = self.window.len();
-        if !self.append(cfg, mem, &data[skip..]) {
-            return Added::OverCap;
+        let limit = limit.unwrap_or(u64::MAX);
+        let mut i = 0;
+        while i < self.segs.len() && self.next_off < limit {
+            let g = &self.segs[i];
+            if g.off > self.next_off {
+                break;
+            }
+            if g.end() > self.next_off {
+                let from = (self.next_off - g.off) as usize;
+                let to = (g.end().min(limit) - g.off) as usize;
+                self.window.extend_from_slice(&g.data[from..to]);
+                self.next_off = g.off + to as u64;
+            }
+            i += 1;
         }
-        self.drain_pending(cfg, mem);
+        // Drop segments now wholly delivered.
+        let next = self.next_off;
+        let mut freed = 0;
+        self.segs.retain(|g| {
+            let keep = g.end() > next;
+            if !keep {
+                freed += g.data.len();
+            }
+            keep
+        });
+        self.pending_bytes -= freed;
+        // Freed pending bytes now sit in the window instead.
         let added = self.window.len() - before;
-        self.trim(cfg, mem, added);
-        Added::Data {
-            new_from: self.window.len() - added,
+        mem.used = (mem.used + added).saturating_sub(freed);
+        if added == 0 {
+            return None;
         }
+        self.trim(cfg, mem, added);
+        Some(self.window.len() - added)
     }
 
     /// Releases every byte held, for a flow that goes away.
     pub fn release(&mut self, mem: &mut StreamMem) {
         mem.used = mem.used.saturating_sub(self.held());
         self.window = Vec::new();
-        self.pending.clear();
+        self.segs = Vec::new();
         self.pending_bytes = 0;
-    }
-
-    fn append(&mut self, cfg: &StreamConfig, mem: &mut StreamMem, bytes: &[u8]) -> bool {
-        let bytes = match cfg.depth {
-            0 => bytes,
-            d => &bytes[..bytes.len().min(d.saturating_sub(self.next_off) as usize)],
-        };
-        if mem.used + bytes.len() > cfg.memcap {
-            mem.memcap_hits += 1;
-            return false;
-        }
-        mem.used += bytes.len();
-        self.window.extend_from_slice(bytes);
-        self.next_off += bytes.len() as u64;
-        true
-    }
-
-    fn queue(&mut self, cfg: &StreamConfig, mem: &mut StreamMem, off: u64, data: &[u8]) -> Added {
-        if self.pending_bytes + data.len() > cfg.max_pending || mem.used + data.len() > cfg.memcap {
-            mem.memcap_hits += 1;
-            return Added::OverCap;
-        }
-        if self.pending.is_empty() {
-            self.gaps += 1;
-        }
-        // The first copy of an offset wins; a longer later copy replaces it.
-        let slot = self.pending.entry(off).or_default();
-        if slot.len() < data.len() {
-            self.pending_bytes += data.len() - slot.len();
-            mem.used += data.len() - slot.len();
-            *slot = data.to_vec();
-        }
-        Added::Nothing
-    }
-
-    fn drain_pending(&mut self, cfg: &StreamConfig, mem: &mut StreamMem) {
-        while let Some(entry) = self.pending.first_entry() {
-            let off = *entry.key();
-            if off > self.next_off {
-                break;
-            }
-            let seg = entry.remove();
-            self.pending_bytes -= seg.len();
-            mem.used = mem.used.saturating_sub(seg.len());
-            let skip = (self.next_off - off) as usize;
-            if skip < seg.len() && !self.append(cfg, mem, &seg[skip..]) {
-                break;
-            }
-        }
     }
 
     /// Drops old window bytes once they pass twice the cap, back down
@@ -214,97 +334,4 @@ impl StreamDir {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::flow::tcp::seq;
-
-    fn dir(base: u32) -> (StreamDir, StreamConfig, StreamMem) {
-        let mut d = StreamDir::default();
-        d.start(seq(base));
-        (d, StreamConfig::default(), StreamMem::default())
-    }
-
-    #[test]
-    fn in_order_segments_concatenate() {
-        let (mut d, c, mut m) = dir(1000);
-        assert_eq!(
-            d.add(&c, &mut m, seq(1000), b"GET /et"),
-            Added::Data { new_from: 0 }
-        );
-        assert_eq!(
-            d.add(&c, &mut m, seq(1007), b"c/passwd"),
-            Added::Data { new_from: 7 }
-        );
-        assert_eq!(d.window(), b"GET /etc/passwd");
-        assert_eq!(m.used, 15);
-    }
-
-    #[test]
-    fn retransmission_adds_nothing_and_overlap_adds_the_tail() {
-        let (mut d, c, mut m) = dir(0);
-        d.add(&c, &mut m, seq(0), b"abcd");
-        assert_eq!(d.add(&c, &mut m, seq(0), b"abcd"), Added::Nothing);
-        assert_eq!(
-            d.add(&c, &mut m, seq(2), b"cdef"),
-            Added::Data { new_from: 4 }
-        );
-        assert_eq!(d.window(), b"abcdef");
-    }
-
-    #[test]
-    fn out_of_order_waits_for_the_gap() {
-        let (mut d, c, mut m) = dir(10);
-        assert_eq!(d.add(&c, &mut m, seq(13), b"def"), Added::Nothing);
-        assert_eq!(d.gaps, 1);
-        assert_eq!(
-            d.add(&c, &mut m, seq(10), b"abc"),
-            Added::Data { new_from: 0 }
-        );
-        assert_eq!(d.window(), b"abcdef");
-        assert_eq!(m.used, 6);
-    }
-
-    #[test]
-    fn wraps_at_two_to_the_32() {
-        let (mut d, c, mut m) = dir(u32::MAX - 1);
-        d.add(&c, &mut m, seq(u32::MAX - 1), b"ab");
-        assert_eq!(
-            d.add(&c, &mut m, seq(0), b"cd"),
-            Added::Data { new_from: 2 }
-        );
-        assert_eq!(d.window(), b"abcd");
-    }
-
-    #[test]
-    fn window_and_depth_are_capped() {
-        let (mut d, mut c, mut m) = dir(0);
-        c.window = 8;
-        c.depth = 20;
-        d.add(&c, &mut m, seq(0), b"0123456789");
-        assert_eq!(d.window(), b"0123456789", "new bytes are all kept");
-        d.add(&c, &mut m, seq(10), b"abc");
-        assert_eq!(d.window(), b"0123456789abc", "under twice the cap");
-        d.add(&c, &mut m, seq(13), b"ABCD");
-        assert_eq!(
-            d.window(),
-            b"9abcABCD",
-            "past twice the cap: back to the cap"
-        );
-        assert_eq!(d.window_start(), 9);
-        d.add(&c, &mut m, seq(17), b"EFGHIJ");
-        assert_eq!(d.next_offset(), 20);
-        assert_eq!(d.add(&c, &mut m, seq(23), b"x"), Added::DepthReached);
-        assert_eq!(m.used, d.held());
-    }
-
-    #[test]
-    fn memcap_refuses_and_release_returns_bytes() {
-        let (mut d, mut c, mut m) = dir(0);
-        c.memcap = 4;
-        assert_eq!(d.add(&c, &mut m, seq(0), b"12345"), Added::OverCap);
-        assert_eq!(m.memcap_hits, 1);
-        d.add(&c, &mut m, seq(0), b"123");
-        d.release(&mut m);
-        assert_eq!(m.used, 0);
-    }
-}
+mod tests;

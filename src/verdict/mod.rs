@@ -42,12 +42,16 @@ pub struct Inject {
 pub struct Actions {
     pub verdict: Option<Verdict>,
     pub inject: Vec<Inject>,
+    /// Forward this frame instead of the one received (inline
+    /// normalisation rewrote it).
+    pub replace: Option<Vec<u8>>,
 }
 
 impl Actions {
     pub fn clear(&mut self) {
         self.verdict = None;
         self.inject.clear();
+        self.replace = None;
     }
 }
 
