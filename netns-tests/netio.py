@@ -101,32 +101,29 @@ def udp_send(opt):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = ap.add_subparsers(dest="cmd", required=True)
-    lp = sub.add_parser("listen")
-    lp.add_argument("host")
-    lp.add_argument("port", type=int)
-    lp.add_argument("out")
-    lp.add_argument("--ready")
-    lp.add_argument("--idle", type=float, default=5.0)
-    sp = sub.add_parser("send")
-    sp.add_argument("host")
-    sp.add_argument("port", type=int)
-    sp.add_argument("--pause", type=float, default=1.0)
-    sp.add_argument("parts", nargs="+")
-    up = sub.add_parser("udp-sink")
-    up.add_argument("host")
-    up.add_argument("port", type=int)
-    up.add_argument("out")
-    up.add_argument("--ready")
-    up.add_argument("--idle", type=float, default=5.0)
-    us = sub.add_parser("udp-send")
-    us.add_argument("host")
-    us.add_argument("port", type=int)
-    us.add_argument("message")
-    us.add_argument("--wait", type=float, default=3.0)
+
+    def command(name, func):
+        p = sub.add_parser(name)
+        p.set_defaults(func=func)
+        p.add_argument("host")
+        p.add_argument("port", type=int)
+        return p
+
+    # The two receivers take the same options.
+    for name, func in (("listen", listen), ("udp-sink", udp_sink)):
+        p = command(name, func)
+        p.add_argument("out")
+        p.add_argument("--ready")
+        p.add_argument("--idle", type=float, default=5.0)
+    p = command("send", send)
+    p.add_argument("--pause", type=float, default=1.0)
+    p.add_argument("parts", nargs="+")
+    p = command("udp-send", udp_send)
+    p.add_argument("message")
+    p.add_argument("--wait", type=float, default=3.0)
+
     opt = ap.parse_args()
-    commands = {"listen": listen, "send": send,
-                "udp-sink": udp_sink, "udp-send": udp_send}
-    return commands[opt.cmd](opt)
+    return opt.func(opt)
 
 
 if __name__ == "__main__":
