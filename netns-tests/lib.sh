@@ -1,8 +1,9 @@
+# shellcheck shell=bash
 # Shared helpers for the namespace tests; sourced by every test_*.sh.
 #
 # A test calls need_root, then lab_init, which picks a prefix unique to the
-# test (NT_PREFIX from run.sh, else t<pid>; at most 9 characters so that
-# "<prefix>-tun-c" fits the 15-character device name limit), makes a work
+# test (NT_PREFIX from run.sh, else t<pid>; at most 7 characters, the
+# limit `portcullis lab up --prefix` sets), makes a work
 # folder and installs a trap that, on every exit path, stops what the test
 # started, runs `portcullis lab down` and deletes any namespace left with
 # the prefix.  All waits poll with a deadline; nothing asserts on time.
@@ -44,8 +45,8 @@ need_root() {
 
 # lab_init: prefix P, work folder WORK, cleanup trap.
 lab_init() {
-    P=${NT_PREFIX:-t$$}
-    ((${#P} <= 9)) || fail "prefix $P is too long for device names"
+    P=${NT_PREFIX:-t$(($$ % 1000000))}
+    ((${#P} <= 7)) || fail "prefix $P is longer than 7 characters"
     WORK=$(mktemp -d "/tmp/portcullis-nt-$P.XXXXXX")
     BG_PIDS=()
     PC_PID=""
@@ -66,12 +67,16 @@ cleanup() {
         kill_netns_pids "$ns"
         ip netns del "$ns" 2>/dev/null
     done
+    # The lab's own folder (default EVE log, web root); empty once the lab
+    # is down, since the tests log elsewhere.
+    rmdir "${TMPDIR:-/tmp}/portcullis-$P" 2>/dev/null
     if ((rc != 0)); then
         local f
         for f in "$WORK"/*.log; do
             [[ -s $f ]] || continue
             echo "---- last lines of $(basename "$f")" >&2
-            tail -n 25 "$f" | awk 1 >&2
+            # Colour codes make no sense in a log file.
+            tail -n 25 "$f" | sed 's/\x1b\[[0-9;]*m//g' | awk 1 >&2
         done
     fi
     if [[ ${KEEP_WORK:-0} == 1 ]]; then
@@ -205,8 +210,12 @@ no_lab_namespaces() {
     [[ -z $(lab_namespaces) ]]
 }
 
-# http_ready: one quick request from the client side was answered.
+# http_ready: one quick request from the client side was answered.  Fails
+# the test at once if portcullis has exited meanwhile.
 http_ready() {
+    if [[ -n $PC_PID ]] && ! pc_alive; then
+        fail "portcullis exited; it was needed to forward"
+    fi
     in_ns client curl -s -o /dev/null --max-time 2 "http://$SERVER4/"
 }
 

@@ -9,9 +9,10 @@
 # removed.
 #
 # Usage: netns-tests/run.sh [test_NAME ...]
-set -uo pipefail
+# shellcheck source=lib.sh
+. "$(dirname "$0")/lib.sh"
 
-here=$(cd "$(dirname "$0")" && pwd)
+here=$NT_DIR
 if [[ $(id -u) -ne 0 ]]; then
     echo "netns: skipped: these tests need root (they create network" \
         "namespaces and TUN devices); run as root to include them"
@@ -27,11 +28,6 @@ else
     tests=("$here"/test_*.sh)
 fi
 
-# Namespaces named PREFIX-something.
-netns_with_prefix() {
-    ip netns list 2>/dev/null | awk -v p="$1-" 'index($1, p) == 1 { print $1 }'
-}
-
 passed=0
 failed=0
 log=$(mktemp /tmp/portcullis-netns.XXXXXX)
@@ -40,22 +36,20 @@ i=0
 for t in "${tests[@]}"; do
     name=$(basename "$t" .sh)
     i=$((i + 1))
-    # Short enough for "<prefix>-tun-c" to fit in 15 characters.
-    prefix=$(printf 't%d%02d' $(($$ % 100000)) $((i % 100)))
+    # At most 7 characters, as `portcullis lab up --prefix` wants.
+    prefix=$(printf 't%d%02d' $(($$ % 10000)) $((i % 100)))
     start=$SECONDS
     rc=0
     NT_PREFIX=$prefix timeout -k 15 "${NETNS_TEST_TIMEOUT:-300}" \
         bash "$t" >"$log" 2>&1 || rc=$?
     took=$((SECONDS - start))
 
-    leaked=$(netns_with_prefix "$prefix")
+    leaked=$(P=$prefix lab_namespaces)
     if [[ -n $leaked ]]; then
         echo "namespaces left behind: $(echo "$leaked" | tr '\n' ' ')" >>"$log"
         for ns in $leaked; do
-            pids=$(ip netns pids "$ns" 2>/dev/null)
-            # shellcheck disable=SC2086 # one pid per word
-            [[ -z $pids ]] || kill -KILL $pids 2>/dev/null
-            ip netns del "$ns" 2>/dev/null
+            kill_netns_pids "$ns"
+            ip netns del "$ns" 2>/dev/null || true
         done
         ((rc)) || rc=1
     fi

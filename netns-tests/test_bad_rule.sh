@@ -2,6 +2,7 @@
 # One bad rule does not spoil a file: check-rules names the file, line and
 # unknown keyword, loads the other two and exits 1; a lab started with the
 # same file forwards traffic and alerts on a good rule.
+# shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
 
 rules=$(mktemp /tmp/portcullis-nt-bad.XXXXXX.rules)

@@ -2,6 +2,7 @@
 # Benign HTTP passes through the IPS unchanged: a 10 MB file of random bytes
 # downloaded from the server namespace arrives byte for byte, and the
 # default ruleset raises no alert on it.
+# shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
 need_root
 lab_init

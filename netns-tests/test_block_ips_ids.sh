@@ -2,6 +2,7 @@
 # A request matching a `drop` rule (sid 1000001, shell command in the query)
 # is blocked in IPS mode and only reported in IDS mode; either way exactly
 # one alert for the sid is written, with action "blocked" or "allowed".
+# shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
 need_root
 lab_init

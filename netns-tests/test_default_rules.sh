@@ -2,6 +2,7 @@
 # Every trigger documented in rules/portcullis.rules raises its alert, once,
 # in IDS mode (so every request completes); the pass rule for /healthz keeps
 # the test string after it from alerting.
+# shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
 need_root
 lab_init
@@ -50,6 +51,10 @@ note "telnet SYN (1000012), UDP probe (1000013)"
 in_ns client nc -z -w 2 "$SERVER4" 23 || true
 echo probe-1 | in_ns client nc -u -w 1 "$SERVER4" 9001 || true
 
+note "UDP reject string (1000016)"
+in_ns client python3 "$NT_DIR/netio.py" udp-send "$SERVER4" 9002 \
+    PORTCULLIS-UDP-REJECT --wait 1 >/dev/null
+
 if command -v ping >/dev/null; then
     note "ICMP: big echo (1000014), TTL 1 (1000015)"
     in_ns client ping -q -c 1 -W 2 -s 1200 "$SERVER4" >/dev/null \
@@ -64,7 +69,7 @@ fi
 lab_stop
 missing=""
 for sid in 1000001 1000002 1000003 1000004 1000005 1000006 1000008 \
-    1000009 1000010 1000011 1000012 1000013 $icmp_sids; do
+    1000009 1000010 1000011 1000012 1000013 1000016 $icmp_sids; do
     n=$(eve_count "$sid" allowed)
     [[ $n == 1 ]] || missing+=" $sid($n)"
 done

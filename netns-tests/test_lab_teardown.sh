@@ -2,6 +2,7 @@
 # The lab leaves nothing behind: after Ctrl-C (SIGINT), and after a crash
 # (SIGKILL) followed by `portcullis lab down`, no namespace or device with
 # the prefix remains and the HTTP server the lab started is gone.
+# shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
 need_root
 lab_init

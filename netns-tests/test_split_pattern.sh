@@ -4,6 +4,7 @@
 # sends "portcullis" to tcp/9000 (sid 1000011, a `drop` rule).  In IDS mode
 # the listener gets everything and the alert says "allowed"; in IPS mode
 # the second segment is dropped, so the listener never sees the phrase.
+# shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
 need_root
 lab_init
@@ -16,12 +17,12 @@ split_run() {
     local mode=$1
     lab_start --mode "$mode"
     wait_http
-    bg_ns server listen python3 "$NT_DIR/tcpio.py" listen "$SERVER4" 9000 \
+    bg_ns server listen python3 "$NT_DIR/netio.py" listen "$SERVER4" 9000 \
         "$WORK/got.$mode" --ready "$WORK/ready.$mode" --idle 4
     local listener=$BG_PID
     wait_for 10 "the listener" test -e "$WORK/ready.$mode" \
         || fail "listener did not start"
-    in_ns client python3 "$NT_DIR/tcpio.py" send "$SERVER4" 9000 \
+    in_ns client python3 "$NT_DIR/netio.py" send "$SERVER4" 9000 \
         --pause 1 knock-knock- portcullis \
         || [[ $mode == ips ]] || fail "$mode: sending failed"
     wait_for 20 "the listener to finish" pid_gone "$listener" \

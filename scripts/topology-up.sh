@@ -11,7 +11,8 @@
 # TUN; nothing leads out of the lab.  Until portcullis attaches, packets sent
 # into a TUN go nowhere.  No server is started; see scripts/lab.toml.
 #
-# Usage: scripts/topology-up.sh [PREFIX]    (default pc; at most 9 chars)
+# Usage: scripts/topology-up.sh [PREFIX]    (default pc; at most 7 chars,
+# as for `portcullis lab up --prefix`)
 set -euo pipefail
 
 prefix=${1:-pc}
@@ -19,8 +20,8 @@ if [[ $(id -u) -ne 0 ]]; then
     echo "topology-up: must run as root (creates network namespaces)" >&2
     exit 1
 fi
-if ((${#prefix} > 9)) || [[ ! $prefix =~ ^[A-Za-z0-9][A-Za-z0-9_]*$ ]]; then
-    echo "topology-up: prefix must be 1-9 letters, digits or _" >&2
+if ((${#prefix} > 7)) || [[ ! $prefix =~ ^[A-Za-z0-9][A-Za-z0-9_]*$ ]]; then
+    echo "topology-up: prefix must be 1-7 letters, digits or _" >&2
     exit 1
 fi
 
