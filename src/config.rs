@@ -184,6 +184,7 @@ pub fn engine(file: &File, mode: Mode) -> EngineConfig {
     let mut cfg = EngineConfig {
         mode,
         isolate_secs: file.isolate_secs.unwrap_or(0),
+        idle_flush_secs: 1,
         ..EngineConfig::default()
     };
     if let Some(f) = &file.flow {

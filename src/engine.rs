@@ -32,6 +32,7 @@ use crate::detect::{Detector, Input, RuleId, Scratch, StreamView};
 use crate::flow::{tcp::TcpState, Dir, Flow, FlowAction, FlowKey, FlowTable, Lookup};
 use crate::output::eve::{self, Event};
 use crate::rules::Action;
+use crate::stream::defrag::{DefragConfig, DefragEvent, Defragmenter, Outcome};
 use crate::stream::{PolicyTable, StreamConfig, StreamMem};
 use crate::time::Ts;
 use crate::verdict::{self, Actions, Verdict};
@@ -70,8 +71,17 @@ pub struct EngineConfig {
     /// Validate IP, TCP, UDP and ICMP checksums. Captures taken where
     /// the NIC computes checksums carry wrong ones: turn this off there.
     pub checksums: bool,
-    /// Overlap policy by receiver address (`host-os-policy`).
+    /// Overlap policy by receiver address (`host-os-policy`), for TCP
+    /// segments and IP fragments alike.
     pub host_os_policy: PolicyTable,
+    /// Defragmentation caps and timeout.
+    pub defrag: DefragConfig,
+    /// IDS: acknowledged stream bytes still waiting for a packet of
+    /// their own direction are inspected once the flow has been quiet
+    /// this long (0: only when the flow ends). Live mode sets it, so a
+    /// one-shot request followed by silence is not reported minutes
+    /// late; replay leaves it off to inspect when Suricata does.
+    pub idle_flush_secs: u64,
 }
 
 impl Default for EngineConfig {
@@ -86,6 +96,8 @@ impl Default for EngineConfig {
             isolate_secs: 0,
             checksums: true,
             host_os_policy: PolicyTable::default(),
+            defrag: DefragConfig::default(),
+            idle_flush_secs: 0,
         }
     }
 }
@@ -104,7 +116,8 @@ pub struct Stats {
     pub dropped: u64,
     pub rejected: u64,
     pub injected: u64,
-    pub fragments_uninspected: u64,
+    /// Defragmentation events by name.
+    pub defrag_events: BTreeMap<&'static str, u64>,
     pub isolated_hosts: u64,
     pub isolated_drops: u64,
     /// Stream anomalies by Suricata's `stream.*` event name.
@@ -131,6 +144,8 @@ pub struct Engine {
     scratch: Scratch,
     /// A copy of the TCP payload, which inline normalisation may rewrite.
     payload: Vec<u8>,
+    defrag: Defragmenter,
+    frag_events: Vec<DefragEvent>,
     isolation: Isolation,
     pub stats: Stats,
     last_expire: Ts,
@@ -139,6 +154,7 @@ pub struct Engine {
 impl Engine {
     pub fn new(cfg: EngineConfig, detector: Detector) -> Engine {
         let flows = FlowTable::new(cfg.flow_cap, cfg.timeouts);
+        let defrag = Defragmenter::new(cfg.defrag.clone());
         Engine {
             cfg,
             detector,
@@ -147,6 +163,8 @@ impl Engine {
             hits: Vec::with_capacity(16),
             scratch: Scratch::default(),
             payload: Vec::with_capacity(2048),
+            defrag,
+            frag_events: Vec::new(),
             isolation: Isolation::default(),
             stats: Stats::default(),
             last_expire: Ts(0),
@@ -195,6 +213,20 @@ impl Engine {
     pub fn tick(&mut self, now: Ts, events: &mut Vec<Event>) {
         let mut end = flow_end!(self, now, "timeout");
         self.flows.expire(now, &mut |f| end.gone(f, events));
+        let idle = self.cfg.idle_flush_secs;
+        if idle > 0 && self.cfg.mode == Mode::Ids {
+            let mut end = flow_end!(self, now, "idle");
+            self.flows.for_each_active(|f| {
+                if now.secs_since(f.last) >= idle && f.action == FlowAction::Inspect {
+                    end.flush(f, true, events);
+                }
+            });
+        }
+        self.frag_events.clear();
+        self.defrag.expire(now, &mut self.frag_events);
+        for e in &self.frag_events {
+            *self.stats.defrag_events.entry(e.name()).or_default() += 1;
+        }
         self.last_expire = now;
     }
 
@@ -225,14 +257,6 @@ impl Engine {
         out: &mut Actions,
         events: &mut Vec<Event>,
     ) -> Verdict {
-        // Shortcoming: fragments are not reassembled yet (issue 4), so a
-        // non-first fragment cannot be inspected. IPS refuses what it
-        // cannot inspect; IDS lets it through and counts it.
-        if pkt.ip.frag_offset != 0 {
-            self.stats.fragments_uninspected += 1;
-            return self.enforce(Verdict::Drop);
-        }
-
         // A receiver discards a packet whose checksum is wrong, so it
         // must not feed the stream or raise alerts (an insertion attack
         // would otherwise show the IPS bytes the target never accepts).
@@ -245,6 +269,9 @@ impl Engine {
                     .or_default() += 1;
                 return self.enforce(Verdict::Drop);
             }
+        }
+        if pkt.ip.is_fragment() {
+            return self.fragment(pkt, meta, out, events);
         }
         if let Some(e) = pkt.anomaly {
             *self.stats.decoder_errors.entry(e.event()).or_default() += 1;
@@ -327,8 +354,50 @@ impl Engine {
         if ids_close {
             let mut end = flow_end!(self, meta.ts, "closed");
             if let Some(flow) = self.flows.get_mut(slot) {
-                end.flush(flow, events);
+                end.flush(flow, false, events);
             }
+        }
+        verdict
+    }
+
+    /// A fragment is held until its datagram is whole; the whole
+    /// datagram is then inspected like any packet. Inline, fragments are
+    /// held back and the datagram goes on whole, so the receiver gets
+    /// exactly what was inspected whatever its own overlap policy.
+    fn fragment(
+        &mut self,
+        pkt: &Packet<'_>,
+        meta: Meta,
+        out: &mut Actions,
+        events: &mut Vec<Event>,
+    ) -> Verdict {
+        let policy = self.cfg.host_os_policy.lookup(pkt.ip.dst).into();
+        self.frag_events.clear();
+        let outcome = self
+            .defrag
+            .add_with_policy(pkt, meta.ts, policy, &mut self.frag_events);
+        for e in &self.frag_events {
+            *self.stats.defrag_events.entry(e.name()).or_default() += 1;
+        }
+        let datagram = match outcome {
+            Outcome::Complete(d) => d,
+            // Held: the rest is still to come. Refused: a cap or a
+            // malformed fragment; what cannot be inspected whole does
+            // not go on inline. (NotFragment cannot happen here: only
+            // fragments are passed in.)
+            Outcome::Held | Outcome::Refused(_) | Outcome::NotFragment => {
+                return self.enforce(Verdict::Drop)
+            }
+        };
+        // Keep the link header (TAP); the datagram replaces the rest.
+        let mut frame = pkt.frame[..pkt.ip_offset].to_vec();
+        frame.extend_from_slice(&datagram);
+        let verdict = match decode::decode(&frame, meta.link) {
+            Ok(whole) if !whole.ip.is_fragment() => self.packet(&whole, meta, out, events),
+            _ => return self.enforce(Verdict::Drop),
+        };
+        if self.cfg.mode == Mode::Ips && out.replace.is_none() {
+            out.replace = Some(frame);
         }
         verdict
     }
@@ -485,9 +554,13 @@ impl Engine {
                 "dropped": s.dropped,
                 "rejected": s.rejected,
                 "injected": s.injected,
-                "fragments_uninspected": s.fragments_uninspected,
                 "isolated_hosts": s.isolated_hosts,
                 "isolated_drops": s.isolated_drops,
+            },
+            "defrag": {
+                "events": s.defrag_events,
+                "bytes_held": self.defrag.mem_used(),
+                "counters": self.defrag.stats().counters().iter().copied().collect::<BTreeMap<_, _>>(),
             },
             "stream": {
                 "bytes_held": self.mem.used,
@@ -521,7 +594,7 @@ struct FlowEnd<'a> {
 impl FlowEnd<'_> {
     fn gone(&mut self, mut flow: Flow, events: &mut Vec<Event>) {
         if flow.action == FlowAction::Inspect {
-            self.flush(&mut flow, events);
+            self.flush(&mut flow, false, events);
         }
         for d in flow.dirs.iter_mut() {
             d.stream.release(self.mem);
@@ -531,14 +604,21 @@ impl FlowEnd<'_> {
         }
     }
 
-    /// Delivers and inspects whatever each direction still holds.
-    fn flush(&mut self, flow: &mut Flow, events: &mut Vec<Event>) {
+    /// Delivers and inspects what each direction still holds: all of
+    /// it, or with `acked_only` what the receiver has acknowledged.
+    fn flush(&mut self, flow: &mut Flow, acked_only: bool, events: &mut Vec<Event>) {
         for dir in [Dir::ToServer, Dir::ToClient] {
+            let ack = flow.tcp.dirs[dir.index() ^ 1].ack;
             let s = &mut flow.dirs[dir.index()].stream;
             if !s.has_pending() {
                 continue;
             }
-            let Some(new_from) = s.deliver(&self.cfg.stream, self.mem, None) else {
+            let limit = match (acked_only, ack.and_then(|a| s.offset_of(a))) {
+                (false, _) => None,
+                (true, Some(l)) => Some(l),
+                (true, None) => continue,
+            };
+            let Some(new_from) = s.deliver(&self.cfg.stream, self.mem, limit) else {
                 continue;
             };
             let Some(frame) = events::pseudo_packet(flow, dir) else {
@@ -576,7 +656,11 @@ impl FlowEnd<'_> {
                     ts: self.now,
                     pcap_cnt: None,
                     link: LinkType::Raw,
-                    source: Source::FlowEnd,
+                    source: if acked_only {
+                        Source::Idle
+                    } else {
+                        Source::FlowEnd
+                    },
                     stream: Some(flow.dirs[dir.index()].stream.window()),
                     with_payload: self.cfg.alert_payload,
                 };

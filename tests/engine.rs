@@ -352,3 +352,80 @@ fn udp_reject_answers_icmp_admin_prohibited() {
     assert_eq!(icmp.ip.dst, std::net::IpAddr::from(CLIENT));
     assert_eq!(icmp.ip.proto, 1);
 }
+
+/// Splits an IPv4 packet's payload into fragments of `size` bytes.
+fn fragments(whole: &[u8], size: usize) -> Vec<Vec<u8>> {
+    let (hdr, body) = whole.split_at(20);
+    let mut out = Vec::new();
+    for (i, chunk) in body.chunks(size).enumerate() {
+        let mut f = hdr.to_vec();
+        let off = (i * size / 8) as u16;
+        let more = (i + 1) * size < body.len();
+        let flags_off = off | if more { 0x2000 } else { 0 };
+        f[2..4].copy_from_slice(&((20 + chunk.len()) as u16).to_be_bytes());
+        f[4..6].copy_from_slice(&[0x12, 0x34]);
+        f[6..8].copy_from_slice(&flags_off.to_be_bytes());
+        f.extend_from_slice(chunk);
+        fix_ip_checksum(&mut f);
+        out.push(f);
+    }
+    out
+}
+
+#[test]
+fn reversed_fragments_are_reassembled_then_inspected_whole() {
+    for mode in [Mode::Ips, Mode::Ids] {
+        let mut r = Run::new(engine(mode, &[DROP_RULE]));
+        r.handshake();
+        let whole = seg(
+            true,
+            F::ACK | F::PSH,
+            101,
+            501,
+            b"GET /EVIL HTTP/1.0\r\n\r\n",
+        );
+        let mut frags = fragments(&whole, 16);
+        frags.reverse();
+        let last = frags.pop().expect("fragments");
+        for f in &frags {
+            let want = if mode == Mode::Ips {
+                Verdict::Drop
+            } else {
+                Verdict::Forward
+            };
+            assert_eq!(r.send(f), want, "fragments wait in IPS mode");
+        }
+        let v = r.send(&last);
+        if mode == Mode::Ips {
+            assert_eq!(v, Verdict::Drop, "the whole datagram matched");
+            assert_eq!(r.alerts(), vec![(1, "blocked".to_string())]);
+        } else {
+            // IDS: inspected once the server acknowledges; here, at the end.
+            let t = Ts(r.t + 1);
+            r.engine.finish(t, &mut r.events);
+            assert_eq!(r.alerts(), vec![(1, "allowed".to_string())]);
+        }
+    }
+}
+
+#[test]
+fn benign_fragments_go_on_whole_in_ips_mode() {
+    let mut r = Run::new(engine(Mode::Ips, &[DROP_RULE]));
+    r.handshake();
+    let whole = seg(
+        true,
+        F::ACK | F::PSH,
+        101,
+        501,
+        b"GET /index.html HTTP/1.0\r\n\r\n",
+    );
+    let frags = fragments(&whole, 24);
+    for f in &frags[..frags.len() - 1] {
+        assert_eq!(r.send(f), Verdict::Drop);
+    }
+    assert_eq!(r.send(&frags[frags.len() - 1]), Verdict::Forward);
+    let out = r.actions.replace.clone().expect("the datagram, whole");
+    let p = decode(&out, LinkType::Raw).expect("decode");
+    assert!(!p.ip.is_fragment());
+    assert_eq!(p.payload, b"GET /index.html HTTP/1.0\r\n\r\n");
+}

@@ -15,6 +15,8 @@ pub enum Source {
     Wire,
     /// Made up to inspect stream data left when a flow ends.
     FlowEnd,
+    /// Made up to inspect acknowledged stream data of a quiet flow.
+    Idle,
 }
 
 /// Everything an alert needs beyond the rule.
@@ -71,6 +73,7 @@ pub fn alert(ctx: &AlertCtx<'_>, detector: &Detector, id: RuleId, blocked: bool)
         }),
         pkt_src: match (ctx.source, ctx.pcap_cnt) {
             (Source::FlowEnd, _) => "stream (flow timeout)",
+            (Source::Idle, _) => "stream (idle)",
             (Source::Wire, Some(_)) => "wire/pcap",
             (Source::Wire, None) => "wire",
         },

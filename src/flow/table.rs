@@ -169,6 +169,19 @@ impl FlowTable {
         n
     }
 
+    /// Visits every flow under inspection or pass (not the held ones).
+    pub fn for_each_active(&mut self, mut f: impl FnMut(&mut Flow)) {
+        let mut slot = self.heads[List::Active as usize];
+        while slot != NIL {
+            let s = &mut self.slots[slot as usize];
+            let next = s.next;
+            if let Some(flow) = s.flow.as_mut() {
+                f(flow);
+            }
+            slot = next;
+        }
+    }
+
     /// Removes every flow (end of a replay), oldest first.
     pub fn drain(&mut self, gone: &mut impl FnMut(Flow)) {
         let mut all: Vec<u32> = self.index.values().copied().collect();
