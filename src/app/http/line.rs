@@ -122,14 +122,17 @@ pub fn parse_status_line<'a>(
 mod tests {
     use super::*;
 
-    fn req(line: &[u8]) -> (Option<(Vec<u8>, Vec<u8>, Vec<u8>)>, Vec<Anomaly>) {
+    /// (method, target, protocol)
+    type Parts = Option<(Vec<u8>, Vec<u8>, Vec<u8>)>;
+
+    fn req(line: &[u8]) -> (Parts, Vec<Anomaly>) {
         let mut an = Vec::new();
         let r = parse_request_line(line, &mut an)
             .map(|r| (r.method.to_vec(), r.target.to_vec(), r.protocol.to_vec()));
         (r, an)
     }
 
-    fn parts(m: &str, t: &str, p: &str) -> Option<(Vec<u8>, Vec<u8>, Vec<u8>)> {
+    fn parts(m: &str, t: &str, p: &str) -> Parts {
         Some((m.into(), t.into(), p.into()))
     }
 

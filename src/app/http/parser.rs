@@ -454,6 +454,7 @@ impl HttpParser {
         let limit = self.cfg.request_body_limit;
         let mut hit = false;
         if let Some(req) = self.tx_mut(id).and_then(|t| t.request.as_mut()) {
+            req.body.count_wire(line.len() + if eol { 2 } else { 0 });
             hit |= !req.body.push(line, limit);
             if eol {
                 hit |= !req.body.push(b"\r\n", limit);
@@ -751,6 +752,7 @@ impl HttpParser {
                 let Some(body) = body.as_deref_mut() else {
                     return;
                 };
+                body.count_wire(bytes.len());
                 let mut keep = |b: &[u8]| {
                     if b.is_empty() {
                         return true;

@@ -11,31 +11,36 @@ use super::header::Headers;
 #[derive(Debug, Clone, Default)]
 pub struct Body {
     data: Vec<u8>,
-    /// Bytes the body had (after dechunking/decoding), kept or not.
-    seen: u64,
+    /// Body bytes as framed (dechunked, before content decoding).
+    wire: u64,
     /// Bytes were dropped at the limit.
     truncated: bool,
 }
 
 impl Body {
-    /// The kept bytes.
+    /// The kept bytes (decoded, for a compressed response).
     pub fn data(&self) -> &[u8] {
         &self.data
     }
 
-    /// Body length seen so far, including bytes past the limit.
-    pub fn len_seen(&self) -> u64 {
-        self.seen
+    /// Body length so far as framed on the wire: dechunked, before
+    /// content decoding, counting bytes past the limit.
+    pub fn wire_len(&self) -> u64 {
+        self.wire
     }
 
+    /// Bytes were dropped at the body limit (or decoding stopped there).
     pub fn is_truncated(&self) -> bool {
         self.truncated
+    }
+
+    pub(super) fn count_wire(&mut self, n: usize) {
+        self.wire = self.wire.saturating_add(n as u64);
     }
 
     /// Keep `bytes` up to `limit` in total. Returns false when the limit
     /// was reached by this call for the first time.
     pub(super) fn push(&mut self, bytes: &[u8], limit: usize) -> bool {
-        self.seen = self.seen.saturating_add(bytes.len() as u64);
         let room = limit.saturating_sub(self.data.len());
         self.data.extend_from_slice(&bytes[..bytes.len().min(room)]);
         if bytes.len() > room && !self.truncated {
@@ -321,7 +326,7 @@ mod tests {
         assert!(!b.push(b"defg", 5));
         assert!(b.push(b"h", 5));
         assert_eq!(b.data(), b"abcde");
-        assert_eq!(b.len_seen(), 8);
+        assert_eq!(b.wire_len(), 0);
         assert!(b.is_truncated());
     }
 }
