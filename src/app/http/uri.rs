@@ -7,18 +7,21 @@
 //! 1. `*` stays `*`. An absolute target (`scheme://authority/path`) loses
 //!    its scheme and authority (the authority is returned separately,
 //!    Suricata's `uri-include-all: false`); an empty path becomes `/`.
-//! 2. The target is split into path and query at the first `?`; a
-//!    fragment (`#...`) is dropped.
-//! 3. Path and query are percent-decoded once: `%XX` with two hex
-//!    digits becomes that byte (any byte, `%00` and `%2F` included);
-//!    a `%` not followed by two hex digits stays as it is. `+` is not
-//!    turned into a space, and `%uXXXX` is not decoded. A decoded result
+//! 2. The target is split into path, query (after the first `?`) and
+//!    fragment (after the first `#`; clients rarely send one).
+//! 3. Path, query and fragment are percent-decoded once: `%XX` with
+//!    two hex digits becomes that byte (any byte, `%00` and `%2F`
+//!    included); a `%` not followed by two hex digits stays as it is.
+//!    `+` is not turned into a space (Suricata turns libhtp's
+//!    plus-to-space off), and `%uXXXX` is not decoded. A decoded result
 //!    that still contains a valid `%XX` raises `double_encoded_uri`.
 //! 4. In the decoded path, runs of `/` collapse to one, `.` segments are
 //!    removed and `..` removes the segment before it (never climbing
 //!    above the root), as RFC 3986 5.2.4 describes.
-//!    Backslashes are not treated as separators. The query is only
-//!    decoded.
+//!    Backslashes are not treated as separators. Query and fragment are
+//!    only decoded.
+//! 5. The result is `path[?query][#fragment]`, the parts that were
+//!    present.
 
 use super::event::Anomaly;
 
@@ -45,9 +48,9 @@ pub fn normalize(raw: &[u8], anomalies: &mut Vec<Anomaly>) -> NormalizedUri {
         Some((auth, rest)) => (Some(auth), rest),
         None => (None, raw),
     };
-    let rest = match memchr::memchr(b'#', rest) {
-        Some(i) => &rest[..i],
-        None => rest,
+    let (rest, fragment) = match memchr::memchr(b'#', rest) {
+        Some(i) => (&rest[..i], Some(&rest[i + 1..])),
+        None => (rest, None),
     };
     let (path, query) = match memchr::memchr(b'?', rest) {
         Some(i) => (&rest[..i], Some(&rest[i + 1..])),
@@ -67,6 +70,10 @@ pub fn normalize(raw: &[u8], anomalies: &mut Vec<Anomaly>) -> NormalizedUri {
         double |= has_escape(&dq);
         uri.push(b'?');
         uri.extend_from_slice(&dq);
+    }
+    if let Some(f) = fragment {
+        uri.push(b'#');
+        uri.extend_from_slice(&percent_decode(f));
     }
     if double {
         anomalies.push(Anomaly::DoubleEncodedUri);
@@ -260,7 +267,8 @@ mod tests {
             ("/q?a=../b//c", "/q?a=../b//c"),
             ("/bad%zz%4", "/bad%zz%4"),
             ("/nul%00x", "/nul\0x"),
-            ("/frag#x?y", "/frag"),
+            ("/frag#x?y%41", "/frag#x?yA"),
+            ("/p?q#f", "/p?q#f"),
             ("/a/.", "/a/"),
             ("*", "*"),
             ("http://Example.COM:8080/x/../y?z", "/y?z"),
