@@ -98,6 +98,18 @@ pub struct Header {
     pub value: Vec<u8>,
 }
 
+impl Header {
+    /// `Name: value`, the form `http.request_header` and
+    /// `http.response_header` inspect (one buffer per field).
+    pub fn line(&self) -> Vec<u8> {
+        let mut l = Vec::with_capacity(self.name.len() + 2 + self.value.len());
+        l.extend_from_slice(&self.name);
+        l.extend_from_slice(b": ");
+        l.extend_from_slice(&self.value);
+        l
+    }
+}
+
 /// The parsed header block of one message, plus the buffers Suricata's
 /// header keywords inspect.
 #[derive(Debug, Clone, Default)]

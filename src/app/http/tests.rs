@@ -693,6 +693,93 @@ fn pop_finished_releases_in_order() {
     assert!(p.tx(0).is_none());
 }
 
+// Shapes taken from suricata-verify cases (bytes written here).
+
+#[test]
+fn bare_lf_chunked_request_with_extension_on_last_chunk() {
+    // Like http-event-chunk: LF-only lines, a space after the sizes, an
+    // extension on the zero chunk, then two trailer fields.
+    let c = conv(&[
+        (
+            C2S,
+            b"POST /up.bin HTTP/1.1\nHost: 127.0.0.1\nTransfer-Encoding: chunked\n\n\
+              8 \nabcdefgh\n4 \nijkl\n0 ; k=v; q=\"x\"\ntrailer1: one\ntrailer2: two\n\n",
+        ),
+        (S2C, b"HTTP/1.1 200 OK\n\n\n"),
+    ]);
+    let (p, ev) = run(&c);
+    let tx = p.tx(0).expect("tx 0");
+    assert_eq!(tx.request_body().map(Body::data), b("abcdefghijkl"));
+    assert_eq!(
+        tx.request_trailer().and_then(|t| t.get("trailer2")),
+        b("two")
+    );
+    assert!(tx.anomalies().contains(Anomaly::RequestChunkExtension));
+    assert_eq!(tx.status(), Some(200));
+    assert_eq!(anomalies(&ev), vec!["http.request_chunk_extension"]);
+    check_splits("lf chunked", HttpConfig::default(), &c);
+}
+
+#[test]
+fn close_during_response_headers() {
+    // Like http-close-headers: the server closes before the empty line.
+    let c = conv(&[
+        (C2S, b"GET / HTTP/1.1\r\nHost: 198.51.100.2\r\n\r\n"),
+        (S2C, b"HTTP/1.0 200 OK\nServer:ng1nx\r\n"),
+    ]);
+    let (p, _) = run(&c);
+    let tx = p.tx(0).expect("tx 0");
+    assert_eq!(tx.server(), b("ng1nx"));
+    let h = tx.response_headers().expect("headers");
+    assert_eq!(h.normalized(), b"Server: ng1nx\r\n");
+    assert!(tx.response_done());
+    check_splits("close in headers", HttpConfig::default(), &c);
+}
+
+#[test]
+fn response_connection_and_repeated_fields() {
+    // Like http-connection-toclient: lowercase names, a repeated
+    // content-type, connection: close.
+    let c = conv(&[
+        (C2S, b"GET / HTTP/1.1\r\nHost: www.example.com\r\n\r\n"),
+        (
+            S2C,
+            b"HTTP/1.1 200 OK\r\nserver: openresty\r\ncontent-type: application/octet-stream\r\n\
+              content-length: 4\r\ncontent-type: text/html\r\nconnection: close\r\n\r\nbody",
+        ),
+    ]);
+    let (p, _) = run(&c);
+    let tx = p.tx(0).expect("tx 0");
+    assert_eq!(tx.response_connection(), b("close"));
+    assert_eq!(
+        tx.response_content_type(),
+        b("application/octet-stream, text/html")
+    );
+    assert_eq!(tx.response_body().map(Body::data), b("body"));
+}
+
+#[test]
+fn one_buffer_per_request_header() {
+    // Like http-request-header-multi: http.request_header sees each
+    // field as "Name: value" without its line ending.
+    let key = "6a5c01728061bc79200fbea3ba58d6848d0f2a01e1ebc87c0e19bd931a564916";
+    let req = format!(
+        "GET /s/ws HTTP/1.1\r\nHost: foobar.example:80\r\nUser-Agent: Go-http-client/1.1\r\n\
+         Connection: Upgrade\r\nKey: {key}\r\nUpgrade: websocket\r\n\r\n"
+    );
+    let (p, _) = run(&vec![(C2S, req.into_bytes())]);
+    let tx = p.tx(0).expect("tx 0");
+    let lines: Vec<Vec<u8>> = tx
+        .request_headers()
+        .map(|h| h.fields().iter().map(Header::line).collect())
+        .unwrap_or_default();
+    let want = format!("Key: {key}").into_bytes();
+    assert!(lines.contains(&want));
+    assert_eq!(want.len(), 69);
+    assert_eq!(tx.request_connection(), b("Upgrade"));
+    assert_eq!(tx.host(), b("foobar.example"));
+}
+
 // Caps.
 
 #[test]
