@@ -58,19 +58,19 @@ impl Framing {
         data: &[u8],
         dir: Dir,
         trailer_cap: usize,
-        sink: &mut dyn FnMut(&[u8]),
+        sink: &mut dyn FnMut(&[u8], &mut Vec<Anomaly>),
         anomalies: &mut Vec<Anomaly>,
     ) -> (usize, Option<BodyEnd>) {
         match self {
             Framing::Length { left } => {
                 let n = clamp(*left, data.len());
-                sink(&data[..n]);
+                sink(&data[..n], anomalies);
                 *left -= n as u64;
                 let end = (*left == 0).then(BodyEnd::default);
                 (n, end)
             }
             Framing::UntilClose => {
-                sink(data);
+                sink(data, anomalies);
                 (data.len(), None)
             }
             Framing::Chunked(_) => self.feed_chunked(data, dir, trailer_cap, sink, anomalies),
@@ -82,7 +82,7 @@ impl Framing {
         data: &[u8],
         dir: Dir,
         trailer_cap: usize,
-        sink: &mut dyn FnMut(&[u8]),
+        sink: &mut dyn FnMut(&[u8], &mut Vec<Anomaly>),
         anomalies: &mut Vec<Anomaly>,
     ) -> (usize, Option<BodyEnd>) {
         let mut pos = 0;
@@ -130,7 +130,7 @@ impl Framing {
                 }
                 Chunk::Data { left } => {
                     let n = clamp(*left, rest.len());
-                    sink(&rest[..n]);
+                    sink(&rest[..n], anomalies);
                     *left -= n as u64;
                     pos += n;
                     if *left == 0 {
@@ -165,16 +165,18 @@ fn clamp(left: u64, avail: usize) -> usize {
     usize::try_from(left).map_or(avail, |l| l.min(avail))
 }
 
-/// Append bytes up to and including a LF to `line` (storing at most one
-/// byte past the cap so the caller sees the overflow).
+/// Move bytes up to and including a LF into `line`, stopping one byte
+/// past the cap so the caller sees the overflow; bytes past that stay
+/// unconsumed, so where the stream was split does not matter.
 fn take_line(line: &mut Vec<u8>, rest: &[u8]) -> (usize, bool) {
     let (n, complete) = match memchr::memchr(b'\n', rest) {
         Some(i) => (i + 1, true),
         None => (rest.len(), false),
     };
     let room = (CHUNK_LINE_MAX + 1).saturating_sub(line.len());
-    line.extend_from_slice(&rest[..n.min(room)]);
-    (n, complete)
+    let take = n.min(room);
+    line.extend_from_slice(&rest[..take]);
+    (take, complete && take == n)
 }
 
 /// An unusable chunk-size line: flag it and treat the rest of the stream
@@ -182,7 +184,7 @@ fn take_line(line: &mut Vec<u8>, rest: &[u8]) -> (usize, bool) {
 fn invalid_size(
     line: &[u8],
     dir: Dir,
-    sink: &mut dyn FnMut(&[u8]),
+    sink: &mut dyn FnMut(&[u8], &mut Vec<Anomaly>),
     anomalies: &mut Vec<Anomaly>,
 ) -> Framing {
     anomalies.push(Anomaly::for_dir(
@@ -190,7 +192,7 @@ fn invalid_size(
         Anomaly::InvalidRequestChunkLen,
         Anomaly::InvalidResponseChunkLen,
     ));
-    sink(line);
+    sink(line, anomalies);
     Framing::UntilClose
 }
 
@@ -237,7 +239,7 @@ mod tests {
                     &piece[off..],
                     Dir::ToClient,
                     64,
-                    &mut |b| body.extend_from_slice(b),
+                    &mut |b, _| body.extend_from_slice(b),
                     &mut an,
                 );
                 off += n;

@@ -9,10 +9,19 @@
 //! body buffer is full).
 //!
 //! When decoding fails before any byte was produced (a body labelled
-//! gzip that is not), the bytes are passed through as they are, so
-//! mislabelled content is still inspected; a failure later stops
-//! decoding. Both raise `gzip_decompression_failed`. Only the first gzip
-//! member is decoded.
+//! gzip that is not), the body is passed through as it is, from its
+//! first byte, so mislabelled content is still inspected: the raw bytes
+//! are kept until the first decoded byte appears, up to
+//! [`RAW_KEEP`]. A failure later, or past that, stops decoding. Both
+//! raise `gzip_decompression_failed`. Only the first gzip member is
+//! decoded.
+//!
+//! Valid streams decode to the same bytes however the body was split.
+//! For a damaged stream, how much the inflater emits before it reports
+//! the damage depends on how its input arrived, so the decoded prefix
+//! (and whether the body limit or the error came first) may differ
+//! between two captures of the same bytes. Removing that would mean
+//! feeding the inflater fixed-size blocks, delaying inspection.
 
 use flate2::{Decompress, FlushDecompress, Status};
 
@@ -22,6 +31,9 @@ use super::event::Anomaly;
 /// comment fields included).
 const GZIP_HEADER_MAX: usize = 4096;
 const OUT_STEP: usize = 8 * 1024;
+/// Raw bytes kept while nothing has been decoded yet, to pass a
+/// mislabelled body through whole.
+pub const RAW_KEEP: usize = 4096;
 
 /// The content coding of a body.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -73,6 +85,9 @@ pub struct Decoder {
     state: State,
     produced: u64,
     limit: u64,
+    /// Every raw byte so far, while nothing was decoded and at most
+    /// [`RAW_KEEP`]; `None` once either stops being true.
+    raw: Option<Vec<u8>>,
 }
 
 impl Decoder {
@@ -81,11 +96,13 @@ impl Decoder {
             Coding::Identity => State::Passthrough,
             Coding::Gzip | Coding::Deflate => State::Header(Vec::new()),
         };
+        let raw = (coding != Coding::Identity).then(Vec::new);
         Decoder {
             coding,
             state,
             produced: 0,
             limit,
+            raw,
         }
     }
 
@@ -97,6 +114,13 @@ impl Decoder {
         sink: &mut dyn FnMut(&[u8]) -> bool,
         anomalies: &mut Vec<Anomaly>,
     ) {
+        if let Some(raw) = self.raw.as_mut() {
+            if raw.len() + input.len() <= RAW_KEEP {
+                raw.extend_from_slice(input);
+            } else {
+                self.raw = None;
+            }
+        }
         match &mut self.state {
             State::Passthrough => {
                 if !sink(input) {
@@ -111,13 +135,7 @@ impl Decoder {
                 match self.start(rest) {
                     Start::Wait => {}
                     Start::Inflate(tail) => self.inflate(&tail, sink, anomalies),
-                    Start::Bad(raw) => {
-                        anomalies.push(Anomaly::GzipDecompressionFailed);
-                        self.state = State::Passthrough;
-                        if !sink(&raw) {
-                            self.state = State::Stopped;
-                        }
-                    }
+                    Start::Bad => self.give_up(sink, anomalies),
                 }
             }
             State::Inflate(_) => self.inflate(input, sink, anomalies),
@@ -133,7 +151,7 @@ impl Decoder {
             Coding::Gzip => match gzip_header_len(buf) {
                 Ok(Some(n)) => (n, false),
                 Ok(None) if buf.len() < GZIP_HEADER_MAX => return Start::Wait,
-                _ => return Start::Bad(take_all(buf, rest)),
+                _ => return Start::Bad,
             },
             _ => match buf.as_slice() {
                 [] | [_] => return Start::Wait,
@@ -167,33 +185,24 @@ impl Decoder {
             input = &input[used.min(input.len())..];
 
             let Ok(status) = status else {
-                anomalies.push(Anomaly::GzipDecompressionFailed);
-                // Nothing decoded yet: probably not compressed at all.
-                // TODO(app-http): the bytes consumed by earlier calls are
-                // not replayed; keeping them would need a bounded copy.
-                self.state = if self.produced == 0 {
-                    State::Passthrough
-                } else {
-                    State::Stopped
-                };
-                if self.produced == 0 && !sink(input) {
-                    self.state = State::Stopped;
-                }
+                self.give_up(sink, anomalies);
                 return;
             };
 
             // Hand over what was made, within the bomb cap.
             if made > 0 {
+                self.raw = None;
                 let room = self.limit.saturating_sub(self.produced);
                 let give = usize::try_from(room).map_or(made, |r| r.min(made));
                 self.produced += give as u64;
-                let more = sink(&out[..give]);
-                if give < made {
-                    anomalies.push(Anomaly::CompressionBomb);
+                // A full body stops decoding first, so which cap is
+                // reported does not depend on how the input was split.
+                if !sink(&out[..give]) {
                     self.state = State::Stopped;
                     return;
                 }
-                if !more {
+                if give < made {
+                    anomalies.push(Anomaly::CompressionBomb);
                     self.state = State::Stopped;
                     return;
                 }
@@ -209,16 +218,24 @@ impl Decoder {
     }
 }
 
+impl Decoder {
+    /// Decoding failed: pass the body through raw when it was kept whole
+    /// (nothing decoded yet), else stop.
+    fn give_up(&mut self, sink: &mut dyn FnMut(&[u8]) -> bool, anomalies: &mut Vec<Anomaly>) {
+        anomalies.push(Anomaly::GzipDecompressionFailed);
+        self.state = State::Stopped;
+        if let Some(raw) = self.raw.take() {
+            if sink(&raw) {
+                self.state = State::Passthrough;
+            }
+        }
+    }
+}
+
 enum Start {
     Wait,
     Inflate(Vec<u8>),
-    Bad(Vec<u8>),
-}
-
-fn take_all(buf: &mut Vec<u8>, rest: &[u8]) -> Vec<u8> {
-    let mut all = std::mem::take(buf);
-    all.extend_from_slice(rest);
-    all
+    Bad,
 }
 
 /// RFC 1950 2.2: compression method 8 and a header checksum that is a
@@ -352,6 +369,16 @@ pub(super) mod tests {
         let (out, an) = decode(Coding::Gzip, b"plain text, not gzip", 4, 1000);
         assert_eq!(out, b"plain text, not gzip");
         assert_eq!(an, vec![Anomaly::GzipDecompressionFailed]);
+        // A valid gzip header, then garbage: still passed through whole.
+        let mut bad = gzip(b"x")[..10].to_vec();
+        bad.extend_from_slice(b"\xff\xff not deflate at all");
+        for step in [1, 3, bad.len()] {
+            let (out, an) = decode(Coding::Gzip, &bad, step, 1000);
+            assert_eq!(out, bad, "step {step}");
+            assert_eq!(an, vec![Anomaly::GzipDecompressionFailed]);
+        }
+        let (out, _) = decode(Coding::Deflate, b"plain text", 1, 1000);
+        assert_eq!(out, b"plain text");
     }
 
     #[test]

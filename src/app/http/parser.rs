@@ -733,53 +733,47 @@ impl HttpParser {
             return 0;
         };
 
-        // Dechunked bytes -> (response) decoder -> body buffer.
+        // Dechunked bytes -> (response) decoder -> body buffer. Anomalies
+        // are recorded in the order they happen, whatever the split.
         let mut anomalies = Vec::new();
-        let mut decode_anomalies = Vec::new();
         let mut added = false;
-        let mut hit_limit = false;
-        let body = tx_in(txs, id).and_then(|t| match dir {
+        let body_limit =
+            Anomaly::for_dir(dir, Anomaly::RequestBodyLimit, Anomaly::ResponseBodyLimit);
+        let mut body = tx_in(txs, id).and_then(|t| match dir {
             Dir::ToServer => t.request.as_mut().map(|r| &mut r.body),
             Dir::ToClient => t.response.as_mut().map(|r| &mut r.body),
         });
-        let mut body = body;
         let decoder = &mut side.decoder;
         let (used, end) = framing.feed(
             data,
             dir,
             trailer_cap,
-            &mut |bytes: &[u8]| {
+            &mut |bytes: &[u8], an: &mut Vec<Anomaly>| {
                 let Some(body) = body.as_deref_mut() else {
                     return;
                 };
                 body.count_wire(bytes.len());
+                let mut hit_limit = false;
                 let mut keep = |b: &[u8]| {
-                    if b.is_empty() {
-                        return true;
+                    if !b.is_empty() {
+                        added = true;
+                        hit_limit |= !body.push(b, limit);
                     }
-                    added = true;
-                    let fits = body.push(b, limit);
-                    hit_limit |= !fits;
                     !body.is_truncated()
                 };
                 match decoder.as_mut() {
-                    Some(d) => d.write(bytes, &mut keep, &mut decode_anomalies),
+                    Some(d) => d.write(bytes, &mut keep, an),
                     None => {
                         keep(bytes);
                     }
+                }
+                if hit_limit {
+                    an.push(body_limit);
                 }
             },
             &mut anomalies,
         );
 
-        anomalies.extend(decode_anomalies);
-        if hit_limit {
-            anomalies.push(Anomaly::for_dir(
-                dir,
-                Anomaly::RequestBodyLimit,
-                Anomaly::ResponseBodyLimit,
-            ));
-        }
         self.raise_all(Some(id), dir, anomalies, out);
         if added {
             body_event(out, mark, id, dir);
