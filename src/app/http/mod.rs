@@ -81,6 +81,7 @@ mod body;
 mod config;
 mod decompress;
 mod event;
+mod framing;
 mod header;
 mod line;
 mod parser;
