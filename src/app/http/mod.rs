@@ -42,6 +42,27 @@
 //!   names and are also kept per transaction
 //!   ([`Transaction::anomalies`]).
 //!
+//! # Keywords and where their buffers are
+//!
+//! | keyword | [`Transaction`] accessor |
+//! |---|---|
+//! | `http.method` | `method()` |
+//! | `http.uri` / `http.uri.raw` | `uri()` / `uri_raw()` |
+//! | `http.protocol` | `request_protocol()` / `response_protocol()` |
+//! | `http.request_line` / `http.response_line` | `request_line()` / `response_line()` |
+//! | `http.header` / `http.header.raw` | `request_headers()` or `response_headers()`, then [`Headers::normalized`] / [`Headers::raw`] |
+//! | `http.header_names` | [`Headers::names`] |
+//! | `http.request_header` / `http.response_header` | [`Headers::fields`], each [`Header::line`] |
+//! | `http.host` / `http.host.raw` | `host()` / `host_raw()` |
+//! | `http.user_agent`, `http.cookie`, `http.referer` | `user_agent()`, `cookie()`, `referer()` |
+//! | `http.accept`, `http.accept_lang`, `http.accept_enc` | `accept()`, `accept_language()`, `accept_encoding()` |
+//! | `http.connection`, `http.content_type`, `http.content_len` | `request_*` / `response_*` variants |
+//! | `http.request_body` (`http_client_body`), `file_data` to server | `request_body()` |
+//! | `http.stat_code`, `http.stat_msg` | `stat_code()`, `stat_msg()` |
+//! | `http.server`, `http.location` | `server()`, `location()` |
+//! | `http.response_body`, `file_data` to client | `response_body()` |
+//! | `app-layer-event:http.*` | `anomalies()`, [`Anomaly::from_name`] |
+//!
 //! # Framing
 //!
 //! Request bodies: `Transfer-Encoding: chunked`, else Content-Length,
@@ -64,11 +85,27 @@
 //! anomaly, emits [`HttpEvent::Failed`] and ignores the rest of the
 //! flow. It never panics, whatever the bytes (see the tests).
 //!
+//! # Memory
+//!
+//! Everything kept is bounded by [`HttpConfig`]: per transaction about
+//! five copies of a header block (raw, fields, merged, normalised,
+//! names) of at most `max_header_bytes` per side, plus both body limits;
+//! at most `max_tx` transactions. With the defaults, a flow that
+//! pipelines 512 maximal requests (or answers) can make the parser hold
+//! a few hundred MiB, so the engine should pop finished transactions
+//! promptly and keep a per-flow or global memcap in front of this.
+//! TODO(app-http): a byte budget per parser would bound this directly.
+//!
 //! # Limits (known gaps)
 //!
-//! * Request bodies are dechunked but not decompressed; multipart
-//!   bodies are not split into files; only one content coding layer
-//!   (gzip, x-gzip, deflate) is decoded.
+//! * `file_data` to the server is the whole request body: multipart
+//!   bodies are not split into their files, so a rule also sees part
+//!   headers and boundaries.
+//! * Request bodies are dechunked but not decompressed; only one
+//!   content coding layer (gzip, x-gzip, deflate) is decoded in
+//!   responses. A damaged compressed body may decode to a slightly
+//!   different prefix depending on segment boundaries (see
+//!   `decompress`).
 //! * `%u` encoding, backslash separators and case folding of the path
 //!   are not normalised (libhtp's defaults leave them too).
 //! * A Host header and URI authority are compared by name only; the
