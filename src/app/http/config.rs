@@ -33,6 +33,13 @@ pub struct HttpConfig {
     /// `http.too_many_transactions` and the parser fails. Default 512,
     /// Suricata's `max-tx`.
     pub max_tx: usize,
+    /// Bytes all held transactions may keep together (their lines,
+    /// header blocks and bodies), checked when a transaction opens; at
+    /// or past it `http.memory_limit` is raised and the parser fails.
+    /// The two messages being parsed can still grow by their own caps
+    /// after the check, so the bound is this plus two transactions.
+    /// Default 8 MiB.
+    pub max_held_bytes: usize,
 }
 
 impl Default for HttpConfig {
@@ -44,6 +51,7 @@ impl Default for HttpConfig {
             response_body_limit: 100 * 1024,
             decompress_limit: 1024 * 1024,
             max_tx: 512,
+            max_held_bytes: 8 * 1024 * 1024,
         }
     }
 }

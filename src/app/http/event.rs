@@ -88,11 +88,14 @@ pub enum Anomaly {
     /// Not in Suricata: [`super::HttpConfig::max_tx`] transactions were
     /// open at once; the parser stopped.
     TooManyTransactions,
+    /// Not in Suricata: the transactions held passed
+    /// [`super::HttpConfig::max_held_bytes`]; the parser stopped.
+    MemoryLimit,
 }
 
 impl Anomaly {
     /// Every anomaly, in declaration order.
-    pub const ALL: [Anomaly; 43] = [
+    pub const ALL: [Anomaly; 44] = [
         Anomaly::RequestFieldMissingColon,
         Anomaly::ResponseFieldMissingColon,
         Anomaly::InvalidRequestChunkLen,
@@ -136,6 +139,7 @@ impl Anomaly {
         Anomaly::RequestBodyLimit,
         Anomaly::ResponseBodyLimit,
         Anomaly::TooManyTransactions,
+        Anomaly::MemoryLimit,
     ];
 
     /// The `app-layer-event` keyword value, e.g.
@@ -194,6 +198,7 @@ impl Anomaly {
             RequestBodyLimit => "http.request_body_limit",
             ResponseBodyLimit => "http.response_body_limit",
             TooManyTransactions => "http.too_many_transactions",
+            MemoryLimit => "http.memory_limit",
         }
     }
 
@@ -211,7 +216,10 @@ impl Anomaly {
     pub fn is_suricata(self) -> bool {
         !matches!(
             self,
-            Anomaly::RequestBodyLimit | Anomaly::ResponseBodyLimit | Anomaly::TooManyTransactions
+            Anomaly::RequestBodyLimit
+                | Anomaly::ResponseBodyLimit
+                | Anomaly::TooManyTransactions
+                | Anomaly::MemoryLimit
         )
     }
 

@@ -241,6 +241,18 @@ impl Headers {
     pub fn is_empty(&self) -> bool {
         self.fields.is_empty()
     }
+
+    /// Bytes held by this block and its derived buffers (an estimate
+    /// that ignores allocator slack).
+    pub fn held_bytes(&self) -> usize {
+        let fields =
+            |v: &[Header]| -> usize { v.iter().map(|h| h.name.len() + h.value.len()).sum() };
+        fields(&self.fields)
+            + fields(&self.merged)
+            + self.raw.len()
+            + self.normalized.len()
+            + self.names.len()
+    }
 }
 
 /// Split `Name: value`. A line without a colon becomes a field with that

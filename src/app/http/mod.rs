@@ -87,14 +87,14 @@
 //!
 //! # Memory
 //!
-//! Everything kept is bounded by [`HttpConfig`]: per transaction about
-//! five copies of a header block (raw, fields, merged, normalised,
-//! names) of at most `max_header_bytes` per side, plus both body limits;
-//! at most `max_tx` transactions. With the defaults, a flow that
-//! pipelines 512 maximal requests (or answers) can make the parser hold
-//! a few hundred MiB, so the engine should pop finished transactions
-//! promptly and keep a per-flow or global memcap in front of this.
-//! TODO(app-http): a byte budget per parser would bound this directly.
+//! Everything kept is bounded by [`HttpConfig`]: per message a start
+//! line and header block of at most `max_header_bytes` (held in about
+//! five forms: raw, fields, merged, normalised, names) and a body of at
+//! most its limit; per flow at most `max_tx` transactions and
+//! `max_held_bytes` held by them (checked as each one opens, so the two
+//! messages in progress can add their own caps on top). Transactions
+//! leave with [`HttpParser::pop_finished`]; an engine that does not pop
+//! them makes long keep-alive flows hit these caps and stop parsing.
 //!
 //! # Limits (known gaps)
 //!

@@ -227,6 +227,11 @@ impl HttpParser {
         self.txs.iter()
     }
 
+    /// Bytes held by all transactions (see [`Transaction::held_bytes`]).
+    pub fn held_bytes(&self) -> usize {
+        self.txs.iter().map(Transaction::held_bytes).sum()
+    }
+
     /// Anomalies raised while no transaction existed.
     pub fn flow_anomalies(&self) -> AnomalySet {
         self.flow_anomalies
@@ -327,8 +332,15 @@ impl HttpParser {
 
     /// Open a transaction, unless the cap says no (then the parser fails).
     fn open_tx(&mut self, dir: Dir, out: &mut Vec<HttpEvent>) -> Option<u64> {
-        if self.txs.len() >= self.cfg.max_tx {
-            self.raise(None, dir, Anomaly::TooManyTransactions, out);
+        let cap_hit = if self.txs.len() >= self.cfg.max_tx {
+            Some(Anomaly::TooManyTransactions)
+        } else if self.held_bytes() >= self.cfg.max_held_bytes {
+            Some(Anomaly::MemoryLimit)
+        } else {
+            None
+        };
+        if let Some(anomaly) = cap_hit {
+            self.raise(None, dir, anomaly, out);
             self.fail(dir, out);
             return None;
         }

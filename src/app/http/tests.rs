@@ -921,6 +921,24 @@ fn transaction_cap() {
 }
 
 #[test]
+fn memory_budget() {
+    let cfg = HttpConfig {
+        max_held_bytes: 300,
+        ..HttpConfig::default()
+    };
+    // Each request holds 98 bytes of lines and header buffers, so the
+    // fifth one finds 392 held and is refused.
+    let one = b"GET /aaaaaaaaaa HTTP/1.1\r\nHost: x\r\n\r\n";
+    let c = vec![(C2S, one.repeat(10))];
+    let (p, ev) = run_split(cfg, &c, None);
+    assert!(p.is_failed());
+    assert_eq!(anomalies(&ev), vec!["http.memory_limit"]);
+    let held = p.held_bytes();
+    assert_eq!(held, 392);
+    assert_eq!(p.transactions().count(), 4);
+}
+
+#[test]
 fn decompression_bomb_is_capped() {
     let cfg = HttpConfig {
         response_body_limit: 10 << 20,
@@ -1001,6 +1019,8 @@ fn feed_randomly(conv: &Conv, rng: &mut Rng) {
         assert!(tx.request_headers().map_or(0, |h| h.raw().len()) <= 128);
     }
     assert!(p.transactions().count() <= 4);
+    // The budget, plus the two messages that may grow after its check.
+    assert!(p.held_bytes() <= 1024 + 2 * (6 * 128 + 16 + 2 * 128));
     while p.pop_finished().is_some() {}
     assert_eq!(
         p.transactions().count(),
@@ -1040,6 +1060,7 @@ fn small_config() -> HttpConfig {
         response_body_limit: 16,
         decompress_limit: 64,
         max_tx: 4,
+        max_held_bytes: 1024,
     }
 }
 

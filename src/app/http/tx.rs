@@ -125,6 +125,33 @@ impl Transaction {
         self.anomalies
     }
 
+    /// Bytes this transaction holds (lines, header blocks, bodies); the
+    /// number [`super::HttpConfig::max_held_bytes`] is checked against.
+    pub fn held_bytes(&self) -> usize {
+        let trailer = |t: &Option<Headers>| t.as_ref().map_or(0, Headers::held_bytes);
+        let req = self.request.as_ref().map_or(0, |r| {
+            r.line.len()
+                + r.method.len()
+                + r.uri_raw.len()
+                + r.uri.len()
+                + r.protocol.len()
+                + r.host.as_ref().map_or(0, Vec::len)
+                + r.headers.held_bytes()
+                + r.body.data().len()
+                + trailer(&r.trailer)
+        });
+        let resp = self.response.as_ref().map_or(0, |r| {
+            r.line.len()
+                + r.protocol.len()
+                + r.status.len()
+                + r.message.len()
+                + r.headers.held_bytes()
+                + r.body.data().len()
+                + trailer(&r.trailer)
+        });
+        req + resp
+    }
+
     // Request side.
 
     /// `http.method`
