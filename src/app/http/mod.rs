@@ -57,7 +57,8 @@
 //! | `http.user_agent`, `http.cookie`, `http.referer` | `user_agent()`, `cookie()`, `referer()` |
 //! | `http.accept`, `http.accept_lang`, `http.accept_enc` | `accept()`, `accept_language()`, `accept_encoding()` |
 //! | `http.connection`, `http.content_type`, `http.content_len` | `request_*` / `response_*` variants |
-//! | `http.request_body` (`http_client_body`), `file_data` to server | `request_body()` |
+//! | `http.request_body` (`http_client_body`) | `request_body()` |
+//! | `file_data` to server | `request_file_data()`: multipart file parts, else the body |
 //! | `http.stat_code`, `http.stat_msg` | `stat_code()`, `stat_msg()` |
 //! | `http.server`, `http.location` | `server()`, `location()` |
 //! | `http.response_body`, `file_data` to client | `response_body()` |
@@ -98,9 +99,9 @@
 //!
 //! # Limits (known gaps)
 //!
-//! * `file_data` to the server is the whole request body: multipart
-//!   bodies are not split into their files, so a rule also sees part
-//!   headers and boundaries.
+//! * Multipart parts are split from the kept request body
+//!   ([`multipart`]), so a file past the request body limit is seen only
+//!   up to it, and no `http.multipart_*` anomalies are raised.
 //! * Request bodies are dechunked but not decompressed; only one
 //!   content coding layer (gzip, x-gzip, deflate) is decoded in
 //!   responses. A damaged compressed body may decode to a slightly
@@ -121,6 +122,7 @@ mod event;
 mod framing;
 mod header;
 mod line;
+pub mod multipart;
 mod parser;
 mod tx;
 pub mod uri;

@@ -818,6 +818,47 @@ fn one_buffer_per_request_header() {
     assert_eq!(tx.host(), b("foobar.example"));
 }
 
+#[test]
+fn multipart_upload_files() {
+    let c = conv(&[(
+        C2S,
+        b"POST /upload HTTP/1.1\r\nHost: x\r\n\
+          Content-Type: multipart/form-data; boundary=----b0undary\r\n\
+          Transfer-Encoding: chunked\r\n\r\n\
+          b5\r\n\
+          ------b0undary\r\n\
+          Content-Disposition: form-data; name=\"note\"\r\n\r\n\
+          hello\r\n\
+          ------b0undary\r\n\
+          Content-Disposition: form-data; name=\"f\"; filename=\"eicar.com\"\r\n\r\n\
+          X5O!P%@AP\r\n\
+          ------b0undary--\r\n\
+          \r\n0\r\n\r\n",
+    )]);
+    let (p, ev) = run(&c);
+    let tx = p.tx(0).expect("tx 0");
+    assert!(tx.request_done(), "{ev:?}");
+    assert_eq!(tx.request_file_data(), vec![&b"X5O!P%@AP"[..]]);
+    check_splits("multipart", HttpConfig::default(), &c);
+
+    let (p, _) = run(&multipart_sample());
+    assert_eq!(
+        p.tx(0).map(Transaction::request_file_data),
+        Some(vec![&b"AAAA"[..]])
+    );
+
+    // Not multipart: the body is the file (PUT or a raw POST).
+    let c = conv(&[(
+        C2S,
+        b"PUT /f HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc",
+    )]);
+    let (p, _) = run(&c);
+    assert_eq!(
+        p.tx(0).map(Transaction::request_file_data),
+        Some(vec![&b"abc"[..]])
+    );
+}
+
 // Caps.
 
 #[test]
@@ -989,8 +1030,18 @@ impl Rng {
     }
 }
 
+fn multipart_sample() -> Conv {
+    conv(&[(
+        C2S,
+        b"POST /u HTTP/1.1\r\nHost: x\r\nContent-Type: multipart/form-data; boundary=zz\r\n\
+          Content-Length: 68\r\n\r\n\
+          --zz\r\nContent-Disposition: form-data; filename=\"a\"\r\n\r\nAAAA\r\n--zz--\r\n",
+    )])
+}
+
 fn samples() -> Vec<Conv> {
     vec![
+        multipart_sample(),
         get_with_query(),
         post_then_get(),
         chunked_response(),
@@ -1017,6 +1068,8 @@ fn feed_randomly(conv: &Conv, rng: &mut Rng) {
         assert!(tx.request_body().map_or(0, |b| b.data().len()) <= 16);
         assert!(tx.response_body().map_or(0, |b| b.data().len()) <= 16);
         assert!(tx.request_headers().map_or(0, |h| h.raw().len()) <= 128);
+        let files = tx.request_file_data();
+        assert!(files.iter().map(|f| f.len()).sum::<usize>() <= 16);
     }
     assert!(p.transactions().count() <= 4);
     // The budget, plus the two messages that may grow after its check.

@@ -6,6 +6,7 @@
 
 use super::event::AnomalySet;
 use super::header::Headers;
+use super::multipart;
 
 /// A body buffer kept up to a limit.
 #[derive(Debug, Clone, Default)]
@@ -261,6 +262,30 @@ impl Transaction {
     /// [`super::HttpConfig::request_body_limit`].
     pub fn request_body(&self) -> Option<&Body> {
         self.request.as_ref().map(|r| &r.body)
+    }
+
+    /// `file_data` in the to-server direction: the content of each
+    /// file part of a `multipart/*` body (parts with a filename), else
+    /// the whole request body when there is one. Computed from the kept
+    /// body on each call.
+    pub fn request_file_data(&self) -> Vec<&[u8]> {
+        let Some(req) = self.request.as_ref() else {
+            return Vec::new();
+        };
+        let body = req.body.data();
+        let boundary = req
+            .headers
+            .get("content-type")
+            .and_then(multipart::boundary);
+        match boundary {
+            Some(b) => multipart::parts(body, b)
+                .into_iter()
+                .filter(|p| p.filename.is_some())
+                .map(|p| p.data)
+                .collect(),
+            None if body.is_empty() => Vec::new(),
+            None => vec![body],
+        }
     }
 
     // Response side.
