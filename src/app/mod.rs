@@ -6,6 +6,12 @@
 //!
 //! # Wiring (per TCP flow)
 //!
+//! The short way: keep one [`AppSession`] per TCP flow, feed it each
+//! direction's new in-order bytes and call its `close` at the end of a
+//! direction; it runs detection, then the HTTP parser, and reports
+//! [`AppEvent`]s. What it does, step by step, if the engine wants to do
+//! it itself:
+//!
 //! 1. Until a protocol is known, keep the first bytes of each direction
 //!    (a few hundred are plenty) and call [`detect_protocol`] whenever
 //!    either prefix grows. `None` means "not yet decided, keep going";
@@ -31,8 +37,10 @@
 
 pub mod http;
 mod probe;
+mod session;
 
 pub use probe::{detect_protocol, proto_from_port};
+pub use session::{AppEvent, AppSession, PROBE_KEEP};
 
 /// Application protocol of a flow, named as EVE's `app_proto` field
 /// names it (see [`AppProto::name`]).
