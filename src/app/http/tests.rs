@@ -522,6 +522,19 @@ fn expect_100_continue() {
     assert!(anomalies(&ev).is_empty());
     check_splits("100-continue", HttpConfig::default(), &c);
 
+    // Other interim answers (103 Early Hints) are skipped quietly.
+    let mut hints = continue_100();
+    hints.insert(
+        1,
+        (
+            S2C,
+            b"HTTP/1.1 103 Early Hints\r\nLink: </s.css>\r\n\r\n".to_vec(),
+        ),
+    );
+    let (p, ev) = run(&hints);
+    assert!(anomalies(&ev).is_empty());
+    assert_eq!(p.tx(0).and_then(Transaction::status), Some(201));
+
     // A second 100 Continue is an anomaly.
     let mut twice = continue_100();
     twice.insert(2, (S2C, b"HTTP/1.1 100 Continue\r\n\r\n".to_vec()));

@@ -89,8 +89,8 @@ pub struct Transaction {
     pub(super) response: Option<Response>,
     pub(super) request_done: bool,
     pub(super) response_done: bool,
-    /// Interim (1xx) responses seen before the final one.
-    pub(super) interim: u32,
+    /// `100 Continue` responses seen before the final one.
+    pub(super) continues: u32,
     pub(super) anomalies: AnomalySet,
 }
 

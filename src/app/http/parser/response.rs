@@ -137,10 +137,11 @@ impl HttpParser {
         // Interim responses (RFC 9110 15.2) precede the final one.
         if let Some(code @ 100..=199) = status {
             if code != 101 {
-                tx.interim += 1;
-                let again = code == 100 && tx.interim > 1;
-                if again {
-                    anomalies.push(Anomaly::ContinueAlreadySeen);
+                if code == 100 {
+                    tx.continues += 1;
+                    if tx.continues > 1 {
+                        anomalies.push(Anomaly::ContinueAlreadySeen);
+                    }
                 }
                 self.raise_all(Some(id), dir, anomalies, out);
                 self.resp.tx = None;
