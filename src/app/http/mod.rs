@@ -50,6 +50,7 @@
 //! | `http.uri` / `http.uri.raw` | `uri()` / `uri_raw()` |
 //! | `http.protocol` | `request_protocol()` / `response_protocol()` |
 //! | `http.request_line` / `http.response_line` | `request_line()` / `response_line()` |
+//! | `http.start` | `request_start()` / `response_start()` |
 //! | `http.header` / `http.header.raw` | `request_headers()` or `response_headers()`, then [`Headers::normalized`] / [`Headers::raw`] |
 //! | `http.header_names` | [`Headers::names`] |
 //! | `http.request_header` / `http.response_header` | [`Headers::fields`], each [`Header::line`] |

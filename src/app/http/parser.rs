@@ -472,8 +472,15 @@ impl HttpParser {
         match self.side(dir).stage {
             Stage::Line => {
                 let partial = !self.side(dir).line.is_empty();
-                let (line, _) = self.side_mut(dir).line.take();
-                if partial && dir == Dir::ToServer && !trim(&line).is_empty() {
+                let (line, cut) = self.side_mut(dir).line.take();
+                if partial && dir == Dir::ToClient {
+                    // A status line the server never ended: take it as
+                    // a response without headers.
+                    self.status_line(line, cut, out);
+                    if self.resp.stage == Stage::Headers {
+                        self.response_headers(out);
+                    }
+                } else if partial && !trim(&line).is_empty() {
                     // Unframed body bytes without a final newline, or a
                     // request line the client never finished.
                     match self.bodyless {

@@ -788,6 +788,29 @@ fn close_during_response_headers() {
 }
 
 #[test]
+fn close_during_status_line() {
+    let c = conv(&[
+        (C2S, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n"),
+        (S2C, b"HTTP/1.1 503 Busy"),
+    ]);
+    let (p, ev) = run(&c);
+    let tx = p.tx(0).expect("tx 0");
+    assert_eq!(tx.status(), Some(503));
+    assert_eq!(tx.stat_msg(), b("Busy"));
+    assert!(tx.response_done());
+    assert!(anomalies(&ev).is_empty());
+    assert_eq!(
+        tx.response_start().as_deref(),
+        Some(&b"HTTP/1.1 503 Busy\r\n\r\n"[..])
+    );
+    assert_eq!(
+        tx.request_start().as_deref(),
+        Some(&b"GET / HTTP/1.1\r\nHost: x\r\n\r\n"[..])
+    );
+    check_splits("close in status line", HttpConfig::default(), &c);
+}
+
+#[test]
 fn response_connection_and_repeated_fields() {
     // Like http-connection-toclient: lowercase names, a repeated
     // content-type, connection: close.

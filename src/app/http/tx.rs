@@ -94,6 +94,15 @@ pub struct Transaction {
     pub(super) anomalies: AnomalySet,
 }
 
+fn start_buffer(line: &[u8], headers: &Headers) -> Vec<u8> {
+    let mut b = Vec::with_capacity(line.len() + headers.normalized().len() + 4);
+    b.extend_from_slice(line);
+    b.extend_from_slice(b"\r\n");
+    b.extend_from_slice(headers.normalized());
+    b.extend_from_slice(b"\r\n");
+    b
+}
+
 fn opt(v: &[u8]) -> Option<&[u8]> {
     (!v.is_empty()).then_some(v)
 }
@@ -186,6 +195,13 @@ impl Transaction {
     /// [`Headers::names`].
     pub fn request_headers(&self) -> Option<&Headers> {
         self.request.as_ref().map(|r| &r.headers)
+    }
+
+    /// `http.start` to the server: request line, CRLF, the normalised
+    /// headers ([`Headers::normalized`]) and a final CRLF.
+    pub fn request_start(&self) -> Option<Vec<u8>> {
+        let r = self.request.as_ref()?;
+        Some(start_buffer(&r.line, &r.headers))
     }
 
     /// Trailer fields of a chunked request body.
@@ -319,6 +335,13 @@ impl Transaction {
     /// Response headers (`http.header` etc. in the to-client direction).
     pub fn response_headers(&self) -> Option<&Headers> {
         self.response.as_ref().map(|r| &r.headers)
+    }
+
+    /// `http.start` to the client: status line, CRLF, normalised
+    /// headers, CRLF.
+    pub fn response_start(&self) -> Option<Vec<u8>> {
+        let r = self.response.as_ref()?;
+        Some(start_buffer(&r.line, &r.headers))
     }
 
     /// Trailer fields of a chunked response body.

@@ -67,7 +67,7 @@ impl HttpParser {
         self.resp.stage = Stage::Body;
     }
 
-    fn status_line(&mut self, line: Vec<u8>, cut: bool, out: &mut Vec<HttpEvent>) {
+    pub(super) fn status_line(&mut self, line: Vec<u8>, cut: bool, out: &mut Vec<HttpEvent>) {
         let dir = Dir::ToClient;
         if line.is_empty() || line == b"\r" {
             return;
