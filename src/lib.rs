@@ -7,6 +7,7 @@
 //! steps together without doing any I/O of its own.
 #![forbid(unsafe_op_in_unsafe_fn)]
 
+pub mod app;
 pub mod cli;
 pub mod config;
 pub mod decode;
