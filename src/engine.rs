@@ -628,7 +628,9 @@ impl FlowEnd<'_> {
                 continue;
             };
             self.hits.clear();
-            let established = flow.established();
+            // Data left when a connection closes was sent while it was
+            // established: judge it so.
+            let established = flow.established() || flow.tcp.was_established;
             let d = &mut flow.dirs[dir.index()];
             let input = Input {
                 packet: &pkt,

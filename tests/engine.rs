@@ -50,6 +50,9 @@ fn seg(to_server: bool, flags: u8, seq: u32, ack: u32, data: &[u8]) -> Vec<u8> {
     if flags & F::RST != 0 {
         b = b.rst();
     }
+    if flags & F::FIN != 0 {
+        b = b.fin();
+    }
     let mut out = Vec::new();
     b.write(&mut out, data).expect("build");
     out
@@ -428,4 +431,37 @@ fn benign_fragments_go_on_whole_in_ips_mode() {
     let p = decode(&out, LinkType::Raw).expect("decode");
     assert!(!p.ip.is_fragment());
     assert_eq!(p.payload, b"GET /index.html HTTP/1.0\r\n\r\n");
+}
+
+/// netns test_split_pattern, IDS mode: the phrase in two writes with
+/// a pause, then FIN; each half acknowledged in between.
+#[test]
+fn ids_split_phrase_then_fin_is_caught() {
+    let rule = r#"drop tcp any any -> any 80 (msg:"knock"; flow:established,to_server; content:"knock-knock-portcullis"; sid:11;)"#;
+    let mut r = Run::new(engine(Mode::Ids, &[rule]));
+    r.handshake();
+    r.send(&seg(true, F::ACK | F::PSH, 101, 501, b"knock-knock-"));
+    r.send(&seg(false, F::ACK, 501, 113, b""));
+    r.send(&seg(true, F::ACK | F::PSH, 113, 501, b"portcullis"));
+    r.send(&seg(false, F::ACK, 501, 123, b""));
+    r.send(&seg(true, F::ACK | F::FIN, 123, 501, b""));
+    assert_eq!(r.alerts(), vec![(11, "allowed".to_string())]);
+}
+
+/// The same, when the client's FIN overtakes the server's ACK and the
+/// server closes at once: the rest is read when the connection closes,
+/// and it was sent on an established connection.
+#[test]
+fn ids_split_phrase_flushed_at_close_counts_as_established() {
+    let rule = r#"drop tcp any any -> any 80 (msg:"knock"; flow:established,to_server; content:"knock-knock-portcullis"; sid:11;)"#;
+    let mut r = Run::new(engine(Mode::Ids, &[rule]));
+    r.handshake();
+    r.send(&seg(true, F::ACK | F::PSH, 101, 501, b"knock-knock-"));
+    r.send(&seg(false, F::ACK, 501, 113, b""));
+    r.send(&seg(true, F::ACK | F::PSH, 113, 501, b"portcullis"));
+    r.send(&seg(true, F::ACK | F::FIN, 123, 501, b""));
+    r.send(&seg(false, F::ACK, 501, 123, b""));
+    assert!(r.alerts().is_empty());
+    r.send(&seg(false, F::ACK | F::FIN, 501, 124, b""));
+    assert_eq!(r.alerts(), vec![(11, "allowed".to_string())]);
 }

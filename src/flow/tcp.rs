@@ -55,6 +55,9 @@ pub struct TcpTrack {
     pub dirs: [TcpDir; 2],
     /// A SYN arrived on an established connection (a receiver ignores it).
     pub syn_on_established: u32,
+    /// The handshake completed at some point (the state may since have
+    /// moved on to closing or closed).
+    pub was_established: bool,
 }
 
 /// Signed distance `a - b` in sequence space.
@@ -95,6 +98,7 @@ impl TcpTrack {
             // acknowledge the server's SYN.
             if self.dirs[1].next == Some(seq(t.ack)) {
                 self.state = TcpState::Established;
+                self.was_established = true;
             }
         }
 
