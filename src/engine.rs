@@ -8,8 +8,8 @@
 use std::collections::BTreeMap;
 
 use crate::decode::{self, tcp_flags, DecodeError, LinkType, Packet, L4};
-use crate::detect::{Detector, Input, RuleId, Scratch, StreamView};
-use crate::flow::{tcp::seq, Dir, Flow, FlowAction, FlowKey, FlowTable, Lookup};
+use crate::detect::{Detector, Globals, Hit, Input, RuleId, Scratch, StreamView};
+use crate::flow::{tcp::seq, tcp::seq_diff, Dir, Flow, FlowAction, FlowKey, FlowTable, Lookup};
 use crate::output::eve::{self, AlertEvent, AlertInfo, Event, FlowCounters, Header};
 use crate::rules::Action;
 use crate::stream::{Added, StreamConfig, StreamMem};
@@ -93,8 +93,10 @@ pub struct Engine {
     detector: Detector,
     flows: FlowTable,
     mem: StreamMem,
-    hits: Vec<RuleId>,
+    hits: Vec<Hit>,
     scratch: Scratch,
+    /// Detection state shared by all flows: xbits, threshold counters.
+    globals: Globals,
     isolation: Isolation,
     pub stats: Stats,
     last_expire: Ts,
@@ -110,6 +112,7 @@ impl Engine {
             mem: StreamMem::default(),
             hits: Vec::with_capacity(16),
             scratch: Scratch::default(),
+            globals: Globals::default(),
             isolation: Isolation::default(),
             stats: Stats::default(),
             last_expire: Ts(0),
@@ -246,6 +249,7 @@ impl Engine {
         self.hits.clear();
         {
             let established = flow.established();
+            let stream_sizes = stream_sizes(flow);
             let d = &mut flow.dirs[dir.index()];
             let stream = match added {
                 Some(new_from) => Some(StreamView {
@@ -260,9 +264,18 @@ impl Engine {
                 to_server: dir == Dir::ToServer,
                 established,
                 stream,
+                ts: meta.ts,
+                stream_sizes,
+                events: &[],
             };
-            self.detector
-                .inspect(&input, &mut d.detect, &mut self.scratch, &mut self.hits);
+            self.detector.inspect(
+                &input,
+                &mut d.detect,
+                &mut flow.vars,
+                &mut self.globals,
+                &mut self.scratch,
+                &mut self.hits,
+            );
         }
 
         let verdict = self.apply_hits(slot, pkt, dir, meta, out, events);
@@ -292,7 +305,7 @@ impl Engine {
         let ips = self.cfg.mode == Mode::Ips;
         let mut verdict = Verdict::Forward;
         for i in 0..self.hits.len() {
-            let id = self.hits[i];
+            let Hit { id, alert } = self.hits[i];
             let rule = self.detector.rule(id);
             let Some(flow) = self.flows.get_mut(slot) else {
                 break;
@@ -315,6 +328,10 @@ impl Engine {
             if let (Action::Reject(to), true, true) = (action, ips, out.inject.is_empty()) {
                 verdict::reject(pkt, to, &mut out.inject);
                 self.stats.rejected += 1;
+            }
+            // noalert, or rate control: the action stands, nothing is logged.
+            if !alert {
+                continue;
             }
             flow.alerts += 1;
             self.stats.alerts += 1;
@@ -401,6 +418,17 @@ fn track(
         Added::Data { new_from } => Some(new_from),
         Added::Nothing | Added::DepthReached | Added::OverCap => None,
     }
+}
+
+/// Bytes each side of a TCP flow has sent, in sequence space from its
+/// ISN (SYN and FIN count one each), for `stream_size`.
+fn stream_sizes(flow: &Flow) -> Option<(u32, u32)> {
+    if flow.key.proto != 6 {
+        return None;
+    }
+    let sent =
+        |d: &crate::flow::tcp::TcpDir| -> Option<u32> { Some(seq_diff(d.next?, d.isn?) as u32) };
+    Some((sent(&flow.tcp.dirs[0])?, sent(&flow.tcp.dirs[1])?))
 }
 
 fn counters(flow: &Flow) -> FlowCounters {

@@ -12,7 +12,7 @@ use std::hash::{Hash, Hasher};
 use std::net::IpAddr;
 
 use crate::decode::{tcp_flags, Packet, L4};
-use crate::detect::DirState;
+use crate::detect::{DirState, FlowVars};
 use crate::stream::StreamDir;
 use crate::time::Ts;
 
@@ -138,6 +138,8 @@ pub struct Flow {
     pub replied: bool,
     pub alerts: u32,
     pub dirs: [DirData; 2],
+    /// Flowbits and flowints: one set per flow, both directions.
+    pub vars: FlowVars,
 }
 
 impl Flow {
@@ -172,6 +174,7 @@ impl Flow {
             replied: false,
             alerts: 0,
             dirs: Default::default(),
+            vars: FlowVars::default(),
         }
     }
 

@@ -1,0 +1,116 @@
+//! Rule evaluation order, and each rule's compiled state keywords and
+//! rate control.
+//!
+//! Rules are verified in the order Suricata sorts them: by action
+//! (pass, drop, reject, alert), then by how they use flow state — rules
+//! that only set state first, then rules that set and read it, then
+//! rules that only read it, then rules without state keywords — then
+//! by priority, then as loaded. Within one packet a `flowbits:set` rule
+//! therefore runs before a `flowbits:isset` rule that depends on it.
+//! Flowints and xbits are classed together with flowbits.
+
+use super::state::{IntRef, Names, VarOp};
+use super::threshold::{rule_rate, RuleRate};
+use crate::rules::flowvars::{self as fv, IntVal};
+use crate::rules::threshold::ConfigEntry;
+use crate::rules::Rule;
+
+/// How a rule uses flow state; lower sorts first.
+fn state_class(rule: &Rule) -> u8 {
+    let vars = &rule.options.vars;
+    let reads = vars.iter().any(fv::VarOp::is_condition);
+    let sets = vars.iter().any(|v| !v.is_condition());
+    match (sets, reads) {
+        (true, false) => 0,
+        (true, true) => 1,
+        (false, true) => 2,
+        (false, false) => 3,
+    }
+}
+
+/// Rules in evaluation order.
+pub fn sort(rules: Vec<Rule>) -> Vec<Rule> {
+    let mut keyed: Vec<(usize, Rule)> = rules.into_iter().enumerate().collect();
+    keyed.sort_by_key(|(i, r)| (r.action().order(), state_class(r), r.priority, *i));
+    keyed.into_iter().map(|(_, r)| r).collect()
+}
+
+/// What a rule does besides its header and payload checks.
+#[derive(Debug, Default)]
+pub struct Extra {
+    /// Checked before the payload chain.
+    pub conds: Vec<VarOp>,
+    /// Applied once the rule matched.
+    pub acts: Vec<VarOp>,
+    pub rate: RuleRate,
+    pub noalert: bool,
+}
+
+#[derive(Default)]
+struct Interner {
+    bits: Names,
+    ints: Names,
+    xbits: Names,
+}
+
+impl Interner {
+    fn id(names: &mut Names, name: &str) -> Result<u16, String> {
+        names
+            .id(name)
+            .ok_or_else(|| format!("too many variable names (at '{name}')"))
+    }
+
+    fn op(&mut self, op: &fv::VarOp) -> Result<VarOp, String> {
+        Ok(match op {
+            fv::VarOp::Bits(b) => VarOp::Bits {
+                op: b.op,
+                ids: b
+                    .names
+                    .iter()
+                    .map(|n| Interner::id(&mut self.bits, n))
+                    .collect::<Result<_, _>>()?,
+                any: b.any,
+            },
+            fv::VarOp::Int(i) => VarOp::Int {
+                op: i.op,
+                id: Interner::id(&mut self.ints, &i.name)?,
+                value: match &i.value {
+                    None => None,
+                    Some(IntVal::Num(n)) => Some(IntRef::Num(*n)),
+                    Some(IntVal::Var(v)) => Some(IntRef::Var(Interner::id(&mut self.ints, v)?)),
+                },
+            },
+            fv::VarOp::Xbits(x) => VarOp::Xbit {
+                op: x.op,
+                id: Interner::id(&mut self.xbits, &x.name)?,
+                track: x.track,
+                expire: x.expire,
+            },
+        })
+    }
+}
+
+/// Compiles the state keywords and rate control of each rule.
+pub fn extras(rules: &[Rule], config: &[ConfigEntry]) -> Result<Vec<Extra>, String> {
+    let mut names = Interner::default();
+    rules
+        .iter()
+        .map(|r| {
+            let o = &r.options;
+            let mut e = Extra {
+                rate: rule_rate(r.gid, r.sid, o.threshold, o.detection_filter, config),
+                noalert: o.noalert,
+                ..Extra::default()
+            };
+            for op in &o.vars {
+                let compiled = names.op(op)?;
+                if op.is_condition() {
+                    e.conds.push(compiled);
+                } else {
+                    e.acts.push(compiled);
+                }
+            }
+            Ok(e)
+        })
+        .collect()
+}
