@@ -53,6 +53,9 @@ impl Cmp {
             (Cmp::Lt, r)
         } else if let Some(r) = s.strip_prefix('>') {
             (Cmp::Gt, r)
+        } else if let Some(r) = s.strip_prefix("!=") {
+            // Suricata's integer keywords take `!=` as well as `!`.
+            (Cmp::Ne, r)
         } else if let Some(r) = s.strip_prefix('!') {
             (Cmp::Ne, r)
         } else if let Some(r) = s.strip_prefix('=') {
@@ -254,6 +257,13 @@ mod tests {
         assert!(Cmp::parse("256", 255).is_err());
         let p = Cmp::parse_with("!tcp", 255, ip_proto_number).unwrap();
         assert_eq!(p, Cmp::Ne(6));
+    }
+
+    /// Regression: `itype: != 0` was refused (only `!0` was known).
+    #[test]
+    fn not_equal_spelled_with_equals() {
+        assert_eq!(Cmp::parse(" != 0", 255), Ok(Cmp::Ne(0)));
+        assert_eq!(Cmp::parse("!=7", 255), Ok(Cmp::Ne(7)));
     }
 
     #[test]
