@@ -45,7 +45,8 @@ pub struct ReplayOpts {
     /// Validate checksums. Not applied yet: packets are inspected
     /// whatever their checksums say, as with Suricata's `-k none`.
     pub checksums: bool,
-    /// Not applied yet (thresholds are another issue).
+    /// Suricata threshold.config: threshold, event_filter and suppress
+    /// lines apply; rate_filter lines are reported and skipped.
     pub threshold_file: Option<PathBuf>,
     pub classification: Option<PathBuf>,
 }
@@ -152,7 +153,11 @@ impl std::error::Error for ReplayError {
 pub fn run(opts: &ReplayOpts) -> Result<ReplayReport, ReplayError> {
     let (cfg, settings) = engine_config(opts)?;
     warn_unapplied(opts, &settings);
-    let (detector, rule_errors) = load_detector(opts, settings.classification.as_deref())?;
+    let (detector, rule_errors) = load_detector(
+        opts,
+        settings.classification.as_deref(),
+        settings.threshold_file.as_deref(),
+    )?;
     let mut report = replay(opts, cfg, detector)?;
     report.rule_errors = rule_errors;
     Ok(report)
@@ -239,9 +244,6 @@ fn warn_unapplied(opts: &ReplayOpts, settings: &Settings) {
     if opts.checksums {
         tracing::warn!("checksum validation is not implemented yet: packets are inspected as is");
     }
-    if let Some(path) = &settings.threshold_file {
-        tracing::warn!(path = %path.display(), "threshold file not applied yet");
-    }
     let pending = [
         ("stream.midstream", settings.midstream),
         ("stream.inline", settings.inline),
@@ -260,6 +262,7 @@ fn warn_unapplied(opts: &ReplayOpts, settings: &Settings) {
 fn load_detector(
     opts: &ReplayOpts,
     classification: Option<&Path>,
+    threshold_file: Option<&Path>,
 ) -> Result<(Detector, usize), ReplayError> {
     let vars = config::vars(&config::File::default(), &opts.vars)
         .map_err(|e| ReplayError::Config(e.to_string()))?;
@@ -271,8 +274,14 @@ fn load_detector(
     };
     let errors = loaded.errors.len();
     eprintln!("rules: {} loaded, {} failed", loaded.rules.len(), errors);
-    let detector =
-        Detector::build(loaded.rules).map_err(|e| ReplayError::Detector(e.to_string()))?;
+    let thresholds = match threshold_file {
+        Some(p) => {
+            config::load_threshold_config(p).map_err(|e| ReplayError::Config(e.to_string()))?
+        }
+        None => Vec::new(),
+    };
+    let detector = Detector::build_with(loaded.rules, &thresholds)
+        .map_err(|e| ReplayError::Detector(e.to_string()))?;
     tracing::info!(rules = detector.len(), "detector built");
     Ok((detector, errors))
 }
@@ -603,6 +612,34 @@ mod tests {
         assert_eq!((first.rules_loaded, first.alerts), (1, 1));
         let text = String::from_utf8_lossy(&eve1);
         assert!(text.contains("\"pcap_cnt\":4"), "{text}");
+    }
+
+    #[test]
+    fn threshold_file_limits_alerts() {
+        let dir = Scratch::new("threshold");
+        write_pcap(&dir.path("c.pcap"), &conversation());
+        let rules = dir.path("t.rules");
+        std::fs::write(
+            &rules,
+            "alert tcp any any -> any any (sid:1;)\nalert tcp any any -> any any (sid:2;)\n",
+        )
+        .expect("rules written");
+        let mut opts = ReplayOpts::new(dir.path("c.pcap"), vec![rules], dir.path("eve.json"));
+        let all = run(&opts).expect("replay").alerts;
+        assert!(
+            all >= 4,
+            "every packet alerts twice without a threshold: {all}"
+        );
+
+        let tf = dir.path("threshold.config");
+        std::fs::write(
+            &tf,
+            "threshold gen_id 1, sig_id 1, type limit, track by_rule, count 1, seconds 60\n\
+             suppress gen_id 1, sig_id 2\n",
+        )
+        .expect("threshold written");
+        opts.threshold_file = Some(tf);
+        assert_eq!(run(&opts).expect("replay").alerts, 1);
     }
 
     #[test]
