@@ -141,7 +141,10 @@ impl Engine {
         self.maybe_expire(meta.ts, events);
         let verdict = match decode::decode(frame, meta.link) {
             Ok(pkt) => self.packet(&pkt, meta, out, events),
-            Err(e) => self.undecodable(e),
+            Err(e) => {
+                self.raw_alerts(e, frame, meta, events);
+                self.undecodable(e)
+            }
         };
         if verdict == Verdict::Drop {
             self.stats.dropped += 1;
@@ -341,6 +344,39 @@ impl Engine {
         verdict
     }
 
+    /// `decode-event` rules that match a frame which did not decode;
+    /// their alerts carry no addresses (there are none to read).
+    fn raw_alerts(&mut self, e: DecodeError, frame: &[u8], meta: Meta, events: &mut Vec<Event>) {
+        if e == DecodeError::NotIp {
+            return;
+        }
+        self.hits.clear();
+        self.detector
+            .inspect_undecodable(e.event(), meta.ts, &mut self.globals, &mut self.hits);
+        for hit in self.hits.iter().filter(|h| h.alert) {
+            let rule = self.detector.rule(hit.id);
+            self.stats.alerts += 1;
+            let blocked = self.cfg.mode == Mode::Ips
+                && matches!(rule.action(), Action::Drop | Action::Reject(_));
+            events.push(Event::RawAlert(Box::new(eve::RawAlertEvent {
+                timestamp: meta.ts.to_string(),
+                pcap_cnt: meta.pcap_cnt,
+                event_type: "alert",
+                alert: alert_info(rule, blocked),
+                packet: self.cfg.alert_payload.then(|| eve::base64(frame)),
+                packet_info: eve::PacketInfo {
+                    linktype: meta.link.number(),
+                    linktype_name: meta.link.name(),
+                },
+                pkt_src: if meta.pcap_cnt.is_some() {
+                    "wire/pcap"
+                } else {
+                    "wire"
+                },
+            })));
+        }
+    }
+
     fn enforce(&self, v: Verdict) -> Verdict {
         match self.cfg.mode {
             Mode::Ips => v,
@@ -491,15 +527,7 @@ fn alert_event(
     AlertEvent {
         header: header("alert", meta.ts, flow.id, meta.pcap_cnt, pkt),
         direction: dir.name(),
-        alert: AlertInfo {
-            action: if blocked { "blocked" } else { "allowed" },
-            gid: rule.gid,
-            signature_id: rule.sid,
-            rev: rule.rev,
-            signature: rule.msg().to_string(),
-            category: rule.category().unwrap_or_default().to_string(),
-            severity: rule.severity(),
-        },
+        alert: alert_info(rule, blocked),
         verdict: Some(verdict_info(rule.action(), pkt, dir, blocked)),
         flow: counters(flow),
         payload: payload.map(eve::base64),
@@ -519,6 +547,18 @@ fn alert_event(
         } else {
             "wire"
         },
+    }
+}
+
+fn alert_info(rule: &crate::rules::Rule, blocked: bool) -> AlertInfo {
+    AlertInfo {
+        action: if blocked { "blocked" } else { "allowed" },
+        gid: rule.gid,
+        signature_id: rule.sid,
+        rev: rule.rev,
+        signature: rule.msg().to_string(),
+        category: rule.category().unwrap_or_default().to_string(),
+        severity: rule.severity(),
     }
 }
 

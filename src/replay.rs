@@ -643,6 +643,37 @@ mod tests {
     }
 
     #[test]
+    fn decode_event_rule_alerts_on_a_truncated_frame() {
+        let dir = Scratch::new("decode-event");
+        // The UDP datagram with its IPv4 total length claiming 40 bytes
+        // more than the frame holds.
+        let mut frames = conversation();
+        let mut cut = frames[5].clone();
+        let total = u16::from_be_bytes([cut[16], cut[17]]) + 40;
+        cut[16..18].copy_from_slice(&total.to_be_bytes());
+        frames.push(cut);
+        write_pcap(&dir.path("c.pcap"), &frames);
+        let rules = dir.path("t.rules");
+        std::fs::write(
+            &rules,
+            "alert pkthdr any any -> any any (msg:\"trunc\"; \
+             decode-event:ipv4.trunc_pkt; sid:7;)\n\
+             alert pkthdr any any -> any any (decode-event:ipv6.trunc_pkt; sid:8;)\n",
+        )
+        .expect("rules written");
+        let opts = ReplayOpts::new(dir.path("c.pcap"), vec![rules], dir.path("eve.json"));
+        assert_eq!(run(&opts).expect("replay").alerts, 1);
+        let eve = std::fs::read_to_string(&opts.eve_log).expect("eve");
+        let alert = eve
+            .lines()
+            .find(|l| l.contains("\"event_type\":\"alert\""))
+            .expect("an alert");
+        assert!(alert.contains("\"signature_id\":7"), "{alert}");
+        assert!(alert.contains("\"pcap_cnt\":7"), "{alert}");
+        assert!(!alert.contains("src_ip"), "no addresses: {alert}");
+    }
+
+    #[test]
     fn capture_cut_short_replays_what_came_before() {
         let dir = Scratch::new("cut");
         let pcap = dir.path("c.pcap");

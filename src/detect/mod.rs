@@ -203,6 +203,9 @@ pub struct Detector {
     chains: Vec<Chain>,
     /// State keywords and rate control, per rule.
     extras: Vec<Extra>,
+    /// Rules that test nothing but decoder events on any address:
+    /// the only rules that can match a frame that failed to decode.
+    event_only: Vec<u32>,
     groups: [Group; 4],
     rejected: Vec<RuleError>,
     generation: u64,
@@ -247,10 +250,14 @@ impl Detector {
         }
         let groups = group::build(&kept).map_err(BuildError)?;
         let extras = order::extras(&kept, config).map_err(BuildError)?;
+        let event_only = (0..kept.len() as u32)
+            .filter(|&i| order::event_only(&kept[i as usize]))
+            .collect();
         let d = Detector {
             rules: kept,
             chains,
             extras,
+            event_only,
             groups,
             rejected,
             generation: GENERATION.fetch_add(1, Ordering::Relaxed),
@@ -537,6 +544,56 @@ impl Detector {
             id: RuleId(id),
             alert,
         })
+    }
+}
+
+impl Detector {
+    /// Rules that match a frame which did not decode (so has no
+    /// addresses or payload) and raised decoder event `event`: rules
+    /// made only of `decode-event` on any address. State actions do
+    /// not apply (there is no flow); rate control counts such frames
+    /// under the unspecified address.
+    pub fn inspect_undecodable(
+        &self,
+        event: &str,
+        ts: crate::time::Ts,
+        globals: &mut Globals,
+        hits: &mut Vec<Hit>,
+    ) {
+        let first_hit = hits.len();
+        for &id in &self.event_only {
+            let rule = &self.rules[id as usize];
+            if !rule.options.events.iter().all(|e| e == event) {
+                continue;
+            }
+            let extra = &self.extras[id as usize];
+            let unspecified = std::net::IpAddr::from([0u8; 4]);
+            let seen = Seen {
+                src: unspecified,
+                dst: unspecified,
+                src_port: 0,
+                dst_port: 0,
+                now: ts,
+            };
+            let outcome = if extra.rate.is_empty() {
+                Outcome::Alert
+            } else {
+                globals.thresholds.judge(id, &extra.rate, &seen)
+            };
+            let alert = match outcome {
+                Outcome::Alert => !extra.noalert,
+                Outcome::Silent => false,
+                Outcome::Drop => continue,
+            };
+            hits.push(Hit {
+                id: RuleId(id),
+                alert,
+            });
+        }
+        hits[first_hit..].sort_unstable_by_key(|h| {
+            let r = &self.rules[h.id.index()];
+            (r.action().order(), r.priority, r.sid)
+        });
     }
 }
 

@@ -13,7 +13,7 @@ use super::state::{IntRef, Names, VarOp};
 use super::threshold::{rule_rate, RuleRate};
 use crate::rules::flowvars::{self as fv, IntVal};
 use crate::rules::threshold::ConfigEntry;
-use crate::rules::Rule;
+use crate::rules::{AddrSpec, Options, PortSpec, Proto, Rule};
 
 /// How a rule uses flow state; lower sorts first.
 fn state_class(rule: &Rule) -> u8 {
@@ -113,4 +113,38 @@ pub fn extras(rules: &[Rule], config: &[ConfigEntry]) -> Result<Vec<Extra>, Stri
             Ok(e)
         })
         .collect()
+}
+
+/// Whether a rule tests decoder events and nothing else, on any
+/// address and port: such a rule can match a frame that did not decode.
+pub fn event_only(rule: &Rule) -> bool {
+    let h = &rule.header;
+    let any_where = h.src == AddrSpec::Any
+        && h.dst == AddrSpec::Any
+        && h.src_ports == PortSpec::Any
+        && h.dst_ports == PortSpec::Any;
+    let o = &rule.options;
+    let decoder = !o.events.is_empty() && o.events.iter().all(|e| e.starts_with("decoder."));
+    // Everything but the descriptive keywords, the events and the
+    // alerting controls must be unset.
+    let bare = Options {
+        msg: String::new(),
+        sid: None,
+        gid: None,
+        rev: None,
+        classtype: None,
+        category: None,
+        class_priority: None,
+        priority: None,
+        metadata: Vec::new(),
+        references: Vec::new(),
+        events: Vec::new(),
+        noalert: false,
+        prefilter: false,
+        threshold: None,
+        detection_filter: None,
+        ..o.clone()
+    };
+    let ip_level = matches!(h.proto, Proto::Pkthdr | Proto::Ip);
+    any_where && decoder && ip_level && bare == Options::default()
 }
