@@ -132,7 +132,11 @@ impl ByteVars {
     }
 
     fn define(&mut self, name: &str) -> Result<u8, String> {
-        if !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') || name.is_empty() {
+        let ok = |c: char| c.is_ascii_alphanumeric() || c == '_' || c == '.' || c == '-';
+        if name.is_empty()
+            || !name.chars().all(ok)
+            || name.starts_with(|c: char| c.is_ascii_digit())
+        {
             return Err(format!("bad variable name '{name}'"));
         }
         if self.get(name).is_some() {

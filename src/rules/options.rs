@@ -85,8 +85,17 @@ impl Options {
         Ok(())
     }
 
+    /// The content a modifier applies to: the latest content, looking
+    /// past byte keywords (`isdataat:1,relative; distance:0;` modifies
+    /// the content before the isdataat, as in Suricata) but not past a
+    /// pcre.
     fn last_content(&mut self, keyword: &str) -> Result<&mut Content, String> {
-        match self.matches.last_mut() {
+        let latest = self
+            .matches
+            .iter_mut()
+            .rev()
+            .find(|m| matches!(m, Match::Content(_) | Match::Pcre(_)));
+        match latest {
             Some(Match::Content(c)) => Ok(c),
             _ => Err(format!("'{keyword}' needs a content before it")),
         }
