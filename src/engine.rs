@@ -408,7 +408,13 @@ impl Engine {
                 "evicted": s.flows_evicted,
                 "table_full": s.flow_table_full,
             },
-            "detect": { "alert": s.alerts },
+            "detect": {
+                "alert": s.alerts,
+                "xbits": self.globals.xbits.len(),
+                "xbits_evicted": self.globals.xbits.evicted,
+                "thresholds": self.globals.thresholds.len(),
+                "threshold_untracked": self.globals.thresholds.untracked,
+            },
             "ips": {
                 "mode": self.cfg.mode.name(),
                 "dropped": s.dropped,

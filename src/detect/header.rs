@@ -116,6 +116,13 @@ fn fields_fit(o: &Options, input: &Input<'_>) -> bool {
             return false;
         }
     }
+    // Both IP versions carry a fragment offset (IPv6 in its fragment
+    // header); the field counts 8-byte units.
+    if o.fragoffset
+        .is_some_and(|c| !c.matches(u32::from(p.ip.frag_offset / 8)))
+    {
+        return false;
+    }
     if o.ipopts
         .is_some_and(|mask| !v4 || ipv4_options(p.ip.header) & mask == 0)
     {

@@ -165,6 +165,8 @@ fn header_field_keywords() {
         ("ipopts:ts;", false),
         ("sameip;", true),
         ("fragbits:M;", true),
+        ("fragoffset:0;", true),
+        ("fragoffset:>0;", false),
         ("tcp.mss:<1000;", false),
         ("seq:0;", false),
     ];

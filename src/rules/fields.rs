@@ -1,4 +1,5 @@
-//! Header-field keywords: `seq`, `ack`, `window`, `id`, `fragbits`,
+//! Header-field keywords: `seq`, `ack`, `window`, `id`, `fragbits`
+//! (and `fragoffset`, a plain comparison),
 //! `ipopts`, `icmp_id`, `icmp_seq`, `tcp.mss`, `stream_size`, and the
 //! anomaly keywords `decode-event` / `stream-event`.
 //!

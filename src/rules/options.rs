@@ -42,6 +42,8 @@ pub struct Options {
     /// IPv4 identification (`id`).
     pub ip_id: Option<Cmp>,
     pub fragbits: Option<Fragbits>,
+    /// The fragment offset field, in 8-byte units as on the wire.
+    pub fragoffset: Option<Cmp>,
     /// Source and destination address are the same.
     pub sameip: bool,
     pub icmp_id: Option<Cmp>,
@@ -225,6 +227,7 @@ fn apply_more(o: &mut Options, name: &str, value: &str) -> Result<(), Apply> {
         "window" => o.window = Some(fields::parse_eq(value, 65535)?),
         "id" => o.ip_id = Some(fields::parse_eq(value, 65535)?),
         "fragbits" => o.fragbits = Some(Fragbits::parse(value)?),
+        "fragoffset" => o.fragoffset = Some(Cmp::parse(value, 8191)?),
         "sameip" => o.sameip = true,
         "icmp_id" => o.icmp_id = Some(fields::parse_eq(value, 65535)?),
         "icmp_seq" => o.icmp_seq = Some(fields::parse_eq(value, 65535)?),
@@ -311,6 +314,7 @@ fn is_known(name: &str) -> bool {
             | "window"
             | "id"
             | "fragbits"
+            | "fragoffset"
             | "icmp_id"
             | "icmp_seq"
             | "ipopts"
