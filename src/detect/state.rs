@@ -188,6 +188,12 @@ impl Xbits {
         if let Some(k) = first {
             self.until.remove(&k);
             self.evicted += 1;
+            if self.evicted == 1 {
+                tracing::info!(
+                    cap = XBITS_CAP,
+                    "xbits table full: evicting bits nearest expiry"
+                );
+            }
         }
     }
 

@@ -179,6 +179,12 @@ impl Thresholds {
             self.counters.retain(|_, c| c.window_end > now);
             if self.counters.len() >= THRESHOLD_CAP {
                 self.untracked += 1;
+                if self.untracked == 1 {
+                    tracing::info!(
+                        cap = THRESHOLD_CAP,
+                        "threshold table full: new keys are judged untracked"
+                    );
+                }
                 return None;
             }
         }
