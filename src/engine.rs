@@ -456,7 +456,10 @@ fn track(
     let base = flow.tcp.stream_base(dir)?;
     let s = &mut flow.dirs[dir.index()].stream;
     s.start(base);
-    match s.add(cfg, mem, seq(t.seq), pkt.payload) {
+    // RFC 793 3.3: a SYN occupies the first sequence number, so data
+    // carried on it (TCP Fast Open) starts one later.
+    let first = seq(t.seq) + usize::from(t.flags & tcp_flags::SYN != 0);
+    match s.add(cfg, mem, first, pkt.payload) {
         Added::Data { new_from } => Some(new_from),
         Added::Nothing | Added::DepthReached | Added::OverCap => None,
     }

@@ -673,6 +673,26 @@ mod tests {
         assert!(!alert.contains("src_ip"), "no addresses: {alert}");
     }
 
+    /// Regression: data on a SYN was placed one byte early in the
+    /// stream, so its first byte was lost and "Question?" never matched
+    /// (suricata-verify detect-bytejump-01).
+    #[test]
+    fn data_on_a_syn_keeps_its_first_byte() {
+        let dir = Scratch::new("syn-data");
+        write_pcap(
+            &dir.path("c.pcap"),
+            &[tcp(true, 1000, 0, "S", b"Question?13")],
+        );
+        let rules = dir.path("t.rules");
+        std::fs::write(
+            &rules,
+            "alert tcp any any -> any any (content:\"Question?\"; depth:9; sid:1;)\n",
+        )
+        .expect("rules written");
+        let opts = ReplayOpts::new(dir.path("c.pcap"), vec![rules], dir.path("eve.json"));
+        assert_eq!(run(&opts).expect("replay").alerts, 1);
+    }
+
     #[test]
     fn capture_cut_short_replays_what_came_before() {
         let dir = Scratch::new("cut");
