@@ -14,9 +14,18 @@
 //! arrived yet is kept pending in the `DirState` (a few per direction)
 //! and retried when more bytes come.
 //!
+//! Candidates are verified in rule order ([`order`]): flowbit, flowint
+//! and xbit conditions are checked with the header, and a matching
+//! rule's state actions apply at once, so later rules in the same
+//! packet see them. Per-flow variables live in [`FlowVars`], host and
+//! pair bits and threshold counters in the engine's [`Globals`]
+//! ([`state`], [`threshold`]); both are capped.
+//!
 //! `inspect` allocates nothing on the hot path once its [`Scratch`] has
-//! grown to the rule count; the scratch is the caller's (one per worker)
-//! so the detector itself stays immutable and shareable.
+//! grown to the rule count (state keywords that set a new bit or open
+//! a new counter grow their tables); the scratch and state are the
+//! caller's (one per worker) so the detector itself stays immutable and
+//! shareable.
 
 mod bytes;
 mod content;
