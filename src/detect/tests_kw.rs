@@ -229,9 +229,6 @@ const BYTE_CHAIN: &[(&str, &[u8], bool)] = &[
     (r#"content:"END"; isdataat:!1,relative;"#, b"xxEND!", false),
     (r#"isdataat:4;"#, b"12345", true),
     (r#"isdataat:5;"#, b"12345", false),
-    // bsize is the length of the whole buffer.
-    (r#"content:"a"; bsize:3;"#, b"abc", true),
-    (r#"content:"a"; bsize:>3;"#, b"abc", false),
     // Backtracking reaches a later occurrence that satisfies byte_test.
     (
         r#"content:"K"; byte_test:1,=,1,0,relative;"#,
@@ -252,6 +249,27 @@ fn byte_keywords_in_the_chain() {
         };
         assert_eq!(c.matches(&buf), *want, "{opts} on {data:?}");
     }
+}
+
+#[test]
+fn bsize_is_the_buffer_length() {
+    use crate::rules::{Cmp, Match};
+    let chain = |c| Chain::new(&[Match::Bsize(c)]).unwrap();
+    let buf = Buf {
+        data: b"abc",
+        base: 0,
+        new_from: 0,
+    };
+    assert!(chain(Cmp::Eq(3)).matches(&buf));
+    assert!(!chain(Cmp::Gt(3)).matches(&buf));
+    // Outside a sticky buffer the rule is refused, as in Suricata.
+    let e = parse_rule(
+        r#"alert tcp any any -> any any (content:"a"; bsize:3; sid:1;)"#,
+        &Vars::default(),
+        &Classifications::default(),
+    )
+    .unwrap_err();
+    assert!(e.to_string().contains("sticky buffer"), "{e}");
 }
 
 #[test]

@@ -278,7 +278,13 @@ fn apply_more(o: &mut Options, name: &str, value: &str) -> Result<(), Apply> {
             let d = bytes::parse_isdataat(value, &o.byte_vars)?;
             o.matches.push(Match::IsDataAt(d));
         }
-        "bsize" => o.matches.push(Match::Bsize(bytes::parse_bsize(value)?)),
+        "bsize" => {
+            // Suricata refuses bsize outside a sticky buffer, and we have
+            // none yet; the value is still checked so a bad one reads as
+            // such. Match::Bsize is ready for the sticky buffers.
+            bytes::parse_bsize(value)?;
+            return Err("bsize needs a sticky buffer".to_string().into());
+        }
         other => return Err(Apply::Unsupported(other.to_string())),
     }
     Ok(())
