@@ -135,7 +135,8 @@ pub enum FlagsHow {
     All,
     /// `*`: any of these bits.
     Any,
-    /// `!`: none of these bits.
+    /// `!`: not all of these bits (Suricata's reading; with one bit,
+    /// simply "not set").
     None,
 }
 
@@ -146,7 +147,7 @@ impl Flags {
             FlagsHow::Exact => f == self.bits,
             FlagsHow::All => f & self.bits == self.bits,
             FlagsHow::Any => f & self.bits != 0,
-            FlagsHow::None => f & self.bits == 0,
+            FlagsHow::None => f & self.bits != self.bits,
         }
     }
 
@@ -264,6 +265,16 @@ mod tests {
     fn not_equal_spelled_with_equals() {
         assert_eq!(Cmp::parse(" != 0", 255), Ok(Cmp::Ne(0)));
         assert_eq!(Cmp::parse("!=7", 255), Ok(Cmp::Ne(7)));
+    }
+
+    /// Regression: `flags:!SA` refused a SYN alone; Suricata's `!`
+    /// matches unless all the listed bits are set.
+    #[test]
+    fn not_flags_means_not_all_of_them() {
+        let f = Flags::parse("!SA").unwrap();
+        assert!(f.matches(tf::SYN) && f.matches(0));
+        assert!(!f.matches(tf::SYN | tf::ACK));
+        assert!(!f.matches(tf::SYN | tf::ACK | tf::PSH));
     }
 
     #[test]
