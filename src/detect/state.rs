@@ -108,10 +108,12 @@ impl FlowVars {
         }
     }
 
+    /// The right-hand side; a flowint that is not set reads as 0, as in
+    /// Suricata (use `isset` to tell the difference).
     fn operand(&self, r: Option<IntRef>) -> Option<u32> {
         match r? {
             IntRef::Num(n) => Some(n),
-            IntRef::Var(v) => self.int(v),
+            IntRef::Var(v) => Some(self.int(v).unwrap_or(0)),
         }
     }
 }
@@ -269,16 +271,15 @@ pub fn apply(op: &VarOp, vars: &mut FlowVars, g: &mut Globals, c: Ctx) {
             }
         }
         VarOp::Int { op, id, value } => {
-            // An operand naming an unset flowint leaves the target alone.
             let Some(n) = vars.operand(*value) else {
                 return;
             };
-            // A missing target counts from 0.
-            let cur = vars.int(*id).unwrap_or(0);
-            let v = match op {
-                IntOp::Set => n,
-                IntOp::Add => cur.wrapping_add(n),
-                IntOp::Sub => cur.wrapping_sub(n),
+            // Adding to a flowint that is not set starts it at the
+            // value; subtracting from one leaves it unset (Suricata).
+            let v = match (op, vars.int(*id)) {
+                (IntOp::Set, _) => n,
+                (IntOp::Add, cur) => cur.unwrap_or(0).wrapping_add(n),
+                (IntOp::Sub, Some(cur)) => cur.wrapping_sub(n),
                 _ => return,
             };
             vars.set_int(*id, v);
@@ -362,11 +363,19 @@ mod tests {
             &g,
             c
         ));
-        // Against another variable: unset -> false, set -> compared.
+        // Against another variable: an unset one reads as 0.
         let other = int(IntOp::Cmp(CmpOp::Gt), Some(IntRef::Var(1)));
-        assert!(!holds(&other, &v, &g, c));
-        v.set_int(1, 2);
         assert!(holds(&other, &v, &g, c));
+        v.set_int(1, 3);
+        assert!(!holds(&other, &v, &g, c));
+        // Subtracting from an unset flowint leaves it unset.
+        let sub = VarOp::Int {
+            op: IntOp::Sub,
+            id: 2,
+            value: Some(IntRef::Num(1)),
+        };
+        apply(&sub, &mut v, &mut g, c);
+        assert_eq!(v.int(2), None);
     }
 
     #[test]
