@@ -9,7 +9,7 @@
 //! |---|---|---|
 //! | limit | count <= N in the window | act, no alert |
 //! | threshold | every N-th match | as if no match |
-//! | both | exactly the N-th match | as if no match |
+//! | both | exactly the N-th match | before: no match; after: act, no alert |
 //! | detection_filter | count > N (distinct ports with unique_on) | as if no match |
 //! | suppress | never | act, no alert |
 //!
@@ -176,7 +176,7 @@ impl Thresholds {
     fn counter(&mut self, slot: Slot, seconds: u32, now: Ts) -> Option<(&mut Counter, bool)> {
         let len = self.counters.len();
         if !self.counters.contains_key(&slot) && len >= THRESHOLD_CAP {
-            self.counters.retain(|_, c| c.window_end > now);
+            self.counters.retain(|_, c| c.window_end >= now);
             if self.counters.len() >= THRESHOLD_CAP {
                 self.untracked += 1;
                 if self.untracked == 1 {
@@ -199,7 +199,8 @@ impl Thresholds {
                 ports: Vec::new(),
             }
         });
-        if !fresh && now.0.saturating_sub(c.start.0) >= window {
+        // The window includes its last instant (Suricata compares with <=).
+        if !fresh && now.0.saturating_sub(c.start.0) > window {
             // The window passed: this match opens a new one.
             *c = Counter {
                 start: now,
@@ -234,6 +235,8 @@ impl Thresholds {
                 Outcome::Alert
             }
             Kind::Both if c.count == t.count => Outcome::Alert,
+            // Past the count the rule still acts, silently.
+            Kind::Both if c.count > t.count => Outcome::Silent,
             Kind::Threshold | Kind::Both => Outcome::Drop,
         }
     }
@@ -309,12 +312,20 @@ mod tests {
     #[test]
     fn limit_counts_per_window() {
         let r = with_threshold("type limit, track by_src, count 2, seconds 10");
-        // Times in tenths of a second; a new window at 10 s after the first.
+        // Times in tenths of a second; a new window once 10 s have passed.
         let got = run(
             &r,
-            &[(1, 1, 0), (1, 1, 5), (1, 1, 50), (2, 1, 60), (1, 1, 100)],
+            &[(1, 1, 0), (1, 1, 5), (1, 1, 50), (2, 1, 60), (1, 1, 101)],
         );
         assert_eq!(got, [A, A, S, A, A]);
+    }
+
+    /// A match exactly `seconds` after the window opened still counts
+    /// in it; one later opens a new window.
+    #[test]
+    fn window_includes_its_end() {
+        let r = with_threshold("type limit, track by_rule, count 1, seconds 10");
+        assert_eq!(run(&r, &[(1, 1, 0), (1, 1, 100), (1, 1, 101)]), [A, S, A]);
     }
 
     #[test]
@@ -337,7 +348,7 @@ mod tests {
             &r,
             &[(1, 1, 0), (2, 1, 1), (3, 1, 2), (1, 1, 601), (1, 1, 602)],
         );
-        assert_eq!(got, [D, A, D, D, A]);
+        assert_eq!(got, [D, A, S, D, A]);
     }
 
     #[test]
