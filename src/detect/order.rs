@@ -2,12 +2,12 @@
 //! rate control.
 //!
 //! Rules are verified in the order Suricata sorts them: by action
-//! (pass, drop, reject, alert), then by how they use flow state — rules
-//! that only set state first, then rules that set and read it, then
-//! rules that only read it, then rules without state keywords — then
-//! by priority, then as loaded. Within one packet a `flowbits:set` rule
-//! therefore runs before a `flowbits:isset` rule that depends on it.
-//! Flowints and xbits are classed together with flowbits.
+//! (pass, drop, reject, alert); then, for flowbits, flowints, host
+//! xbits and ip-pair xbits in turn, rules that only set that kind of
+//! state first, then rules that set and read it, then rules that only
+//! read it, then rules without it; then by priority; then by sid.
+//! Within one packet a `flowbits:set` rule therefore runs before a
+//! `flowbits:isset` rule that depends on it.
 
 use super::state::{IntRef, Names, VarOp};
 use super::threshold::{rule_rate, RuleRate};
@@ -15,11 +15,30 @@ use crate::rules::flowvars::{self as fv, IntVal};
 use crate::rules::threshold::ConfigEntry;
 use crate::rules::{AddrSpec, Options, PortSpec, Proto, Rule};
 
-/// How a rule uses flow state; lower sorts first.
-fn state_class(rule: &Rule) -> u8 {
-    let vars = &rule.options.vars;
-    let reads = vars.iter().any(fv::VarOp::is_condition);
-    let sets = vars.iter().any(|v| !v.is_condition());
+/// Which kind of state a keyword touches, for ordering.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Flowbits,
+    Flowint,
+    HostBits,
+    PairBits,
+}
+
+fn kind(op: &fv::VarOp) -> Kind {
+    match op {
+        fv::VarOp::Bits(_) => Kind::Flowbits,
+        fv::VarOp::Int(_) => Kind::Flowint,
+        fv::VarOp::Xbits(x) if x.track == fv::Track::IpPair => Kind::PairBits,
+        fv::VarOp::Xbits(_) => Kind::HostBits,
+    }
+}
+
+/// How a rule uses one kind of state; lower sorts first: sets only,
+/// sets and reads, reads only, not used.
+fn class(rule: &Rule, k: Kind) -> u8 {
+    let ops = || rule.options.vars.iter().filter(|op| kind(op) == k);
+    let reads = ops().any(fv::VarOp::is_condition);
+    let sets = ops().any(|op| !op.is_condition());
     match (sets, reads) {
         (true, false) => 0,
         (true, true) => 1,
@@ -28,11 +47,21 @@ fn state_class(rule: &Rule) -> u8 {
     }
 }
 
-/// Rules in evaluation order.
-pub fn sort(rules: Vec<Rule>) -> Vec<Rule> {
-    let mut keyed: Vec<(usize, Rule)> = rules.into_iter().enumerate().collect();
-    keyed.sort_by_key(|(i, r)| (r.action().order(), state_class(r), r.priority, *i));
-    keyed.into_iter().map(|(_, r)| r).collect()
+/// Rules in evaluation order. The sort is stable, so rules equal in
+/// every respect (a duplicate sid in another gid) keep load order.
+pub fn sort(mut rules: Vec<Rule>) -> Vec<Rule> {
+    rules.sort_by_cached_key(|r| {
+        (
+            r.action().order(),
+            class(r, Kind::Flowbits),
+            class(r, Kind::Flowint),
+            class(r, Kind::HostBits),
+            class(r, Kind::PairBits),
+            r.priority,
+            r.sid,
+        )
+    });
+    rules
 }
 
 /// What a rule does besides its header and payload checks.
@@ -147,4 +176,29 @@ pub fn event_only(rule: &Rule) -> bool {
     };
     let ip_level = matches!(h.proto, Proto::Pkthdr | Proto::Ip);
     any_where && decoder && ip_level && bare == Options::default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rules::{parse_rule, Classifications, Vars};
+
+    #[test]
+    fn suricata_order() {
+        let rules = [
+            "alert ip any any -> any any (priority:1; sid:5;)",
+            "alert ip any any -> any any (flowbits:isset,a; sid:3;)",
+            "alert ip any any -> any any (flowbits:set,a; sid:4;)",
+            "alert ip any any -> any any (flowbits:isset,b; flowbits:set,a; sid:2;)",
+            "alert ip any any -> any any (flowbits:isset,a; flowint:n,+,1; sid:6;)",
+            "alert ip any any -> any any (flowbits:isset,a; priority:1; sid:7;)",
+            "drop ip any any -> any any (sid:9;)",
+            "pass ip any any -> any any (priority:4; sid:10;)",
+        ]
+        .map(|t| parse_rule(t, &Vars::default(), &Classifications::default()).unwrap());
+        let sids: Vec<u32> = sort(rules.to_vec()).iter().map(|r| r.sid).collect();
+        // Pass, drop; then setters, set+read, readers (the one that also
+        // sets a flowint first, then by priority), then the rest.
+        assert_eq!(sids, [10, 9, 4, 2, 6, 7, 3, 5]);
+    }
 }
