@@ -173,13 +173,14 @@ pub fn load_rules(
     Ok(loaded)
 }
 
-/// Reads a Suricata threshold.config. Lines that cannot be used are
+/// Reads a Suricata threshold.config (suppress addresses may use the
+/// rule variables). Lines that cannot be used are
 /// printed and skipped (rate_filter lines are reported as parsed but
 /// not applied); an unreadable file is an error.
-pub fn load_threshold_config(path: &Path) -> Result<Vec<ConfigEntry>, ConfigError> {
+pub fn load_threshold_config(path: &Path, vars: &Vars) -> Result<Vec<ConfigEntry>, ConfigError> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| ConfigError(format!("{}: {e}", path.display())))?;
-    let parsed = rules::threshold::parse_threshold_config(&text);
+    let parsed = rules::threshold::parse_threshold_config(&text, vars);
     for (line, what) in &parsed.problems {
         eprintln!("{}:{line}: {what}", path.display());
     }

@@ -275,9 +275,8 @@ fn load_detector(
     let errors = loaded.errors.len();
     eprintln!("rules: {} loaded, {} failed", loaded.rules.len(), errors);
     let thresholds = match threshold_file {
-        Some(p) => {
-            config::load_threshold_config(p).map_err(|e| ReplayError::Config(e.to_string()))?
-        }
+        Some(p) => config::load_threshold_config(p, &vars)
+            .map_err(|e| ReplayError::Config(e.to_string()))?,
         None => Vec::new(),
     };
     let detector = Detector::build_with(loaded.rules, &thresholds)

@@ -142,8 +142,8 @@ fn key(track: TrackBy, s: &Seen) -> Key {
 fn suppressed(list: &[Suppress], s: &Seen) -> bool {
     list.iter().any(|sup| match &sup.only {
         None => true,
-        Some((track, nets)) => {
-            let hit = |ip: IpAddr| nets.iter().any(|n| n.contains(ip));
+        Some((track, addrs)) => {
+            let hit = |ip: IpAddr| addrs.matches(ip);
             match track {
                 SuppressTrack::Src => hit(s.src),
                 SuppressTrack::Dst => hit(s.dst),
@@ -373,6 +373,7 @@ mod tests {
             "suppress gen_id 1, sig_id 7, track by_src, ip 10.0.0.1\n\
              threshold gen_id 0, sig_id 0, type limit, track by_rule, count 1, seconds 9\n\
              threshold gen_id 1, sig_id 8, type limit, track by_rule, count 5, seconds 9\n",
+            &crate::rules::Vars::default(),
         );
         let own = parse_threshold("type limit, track by_src, count 2, seconds 1").ok();
         let r7 = rule_rate(1, 7, own, None, &cfg.entries);

@@ -5,7 +5,8 @@
 //! Only parsing lives here; the counting is the detector's
 //! ([`crate::detect::threshold`]).
 
-use super::header::IpNet;
+use super::header::AddrSpec;
+use super::vars::Vars;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
@@ -53,9 +54,28 @@ pub struct DetectionFilter {
     pub unique_on: Option<UniqueOn>,
 }
 
+/// Splits at commas outside `[...]` (an address list is one value).
+fn top_level_fields(s: &str) -> Vec<&str> {
+    let (mut out, mut depth, mut start) = (Vec::new(), 0i32, 0);
+    for (i, c) in s.char_indices() {
+        match c {
+            '[' => depth += 1,
+            ']' => depth -= 1,
+            ',' if depth == 0 => {
+                out.push(&s[start..i]);
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    out.push(&s[start..]);
+    out
+}
+
 /// `key value` pairs separated by commas, keys lower-cased.
 fn pairs(s: &str) -> Result<Vec<(String, String)>, String> {
-    s.split(',')
+    top_level_fields(s)
+        .into_iter()
         .map(str::trim)
         .filter(|p| !p.is_empty())
         .map(|p| {
@@ -169,9 +189,10 @@ impl SigRef {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Suppress {
     pub sig: SigRef,
-    /// `None`: suppress everywhere. `Some((track, nets))`: only when the
-    /// tracked address falls in one of the nets.
-    pub only: Option<(SuppressTrack, Vec<IpNet>)>,
+    /// `None`: suppress everywhere. `Some((track, addrs))`: only when
+    /// the tracked address is in `addrs` (rule address syntax, with
+    /// variables).
+    pub only: Option<(SuppressTrack, AddrSpec)>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -197,14 +218,14 @@ pub struct ThresholdConfig {
     pub problems: Vec<(usize, String)>,
 }
 
-pub fn parse_threshold_config(text: &str) -> ThresholdConfig {
+pub fn parse_threshold_config(text: &str, vars: &Vars) -> ThresholdConfig {
     let mut out = ThresholdConfig::default();
     for (i, raw) in text.lines().enumerate() {
         let line = raw.trim();
         if line.is_empty() || line.starts_with('#') {
             continue;
         }
-        match config_line(line) {
+        match config_line(line, vars) {
             Ok(Some(e)) => out.entries.push(e),
             Ok(None) => out
                 .problems
@@ -216,7 +237,7 @@ pub fn parse_threshold_config(text: &str) -> ThresholdConfig {
 }
 
 /// One line; `Ok(None)` for a rate_filter, which we only parse.
-fn config_line(line: &str) -> Result<Option<ConfigEntry>, String> {
+fn config_line(line: &str, vars: &Vars) -> Result<Option<ConfigEntry>, String> {
     let (kind, rest) = line
         .split_once(char::is_whitespace)
         .ok_or_else(|| format!("'{line}' has no options"))?;
@@ -245,7 +266,7 @@ fn config_line(line: &str) -> Result<Option<ConfigEntry>, String> {
                         "by_either" => SuppressTrack::Either,
                         other => return Err(format!("unknown suppress track '{other}'")),
                     };
-                    Some((t, suppress_nets(ip)?))
+                    Some((t, AddrSpec::parse(ip, vars)?))
                 }
                 _ => return Err("suppress needs both 'track' and 'ip', or neither".into()),
             };
@@ -268,12 +289,6 @@ fn config_line(line: &str) -> Result<Option<ConfigEntry>, String> {
         }
         other => Err(format!("unknown threshold.config entry '{other}'")),
     }
-}
-
-/// An address, a CIDR, or a `[a,b]` list (variables are not expanded).
-fn suppress_nets(s: &str) -> Result<Vec<IpNet>, String> {
-    let inner = s.trim().trim_start_matches('[').trim_end_matches(']');
-    inner.split(',').map(|a| IpNet::parse(a.trim())).collect()
 }
 
 #[cfg(test)]
@@ -302,6 +317,24 @@ mod tests {
     }
 
     #[test]
+    fn suppress_addresses_take_variables() {
+        let mut vars = Vars::default();
+        vars.set_address("HOME_NET", "[192.168.0.0/16]").unwrap();
+        let c = parse_threshold_config(
+            "suppress gen_id 1, sig_id 5, track by_dst, ip $HOME_NET\n\
+             suppress gen_id 1, sig_id 6, track by_src, ip [10.0.0.1,!10.0.0.0/8]\n",
+            &vars,
+        );
+        assert!(c.problems.is_empty(), "{:?}", c.problems);
+        let ConfigEntry::Suppress(s) = &c.entries[0] else {
+            panic!()
+        };
+        let (track, addrs) = s.only.as_ref().unwrap();
+        assert_eq!(*track, SuppressTrack::Dst);
+        assert!(addrs.matches("192.168.7.7".parse().unwrap()));
+    }
+
+    #[test]
     fn config_file() {
         let c = parse_threshold_config(
             "# comment\n\
@@ -312,6 +345,7 @@ mod tests {
              rate_filter gen_id 1, sig_id 14, track by_rule, count 9, seconds 1, \
              new_action drop, timeout 5\n\
              bogus line\n",
+            &Vars::default(),
         );
         assert_eq!(c.entries.len(), 4);
         assert_eq!(c.problems.len(), 2);
@@ -320,6 +354,8 @@ mod tests {
             panic!()
         };
         assert!(s.sig.covers(1, 13) && !s.sig.covers(1, 12));
-        assert_eq!(s.only.as_ref().map(|o| o.1.len()), Some(1));
+        let (_, addrs) = s.only.as_ref().unwrap();
+        assert!(addrs.matches("10.1.2.3".parse().unwrap()));
+        assert!(!addrs.matches("11.1.2.3".parse().unwrap()));
     }
 }
