@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 use crate::engine::{EngineConfig, Mode};
+use crate::rules::threshold::ConfigEntry;
 use crate::rules::{self, Classifications, Loaded, Vars};
 
 /// The file as written. Unknown keys are refused, so a typo is an error
@@ -177,6 +178,26 @@ pub fn load_rules(
         )));
     }
     Ok(loaded)
+}
+
+/// Reads a Suricata threshold.config (suppress addresses may use the
+/// rule variables). Lines that cannot be used are
+/// printed and skipped (rate_filter lines are reported as parsed but
+/// not applied); an unreadable file is an error.
+pub fn load_threshold_config(path: &Path, vars: &Vars) -> Result<Vec<ConfigEntry>, ConfigError> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| ConfigError(format!("{}: {e}", path.display())))?;
+    let parsed = rules::threshold::parse_threshold_config(&text, vars);
+    for (line, what) in &parsed.problems {
+        eprintln!("{}:{line}: {what}", path.display());
+    }
+    tracing::info!(
+        path = %path.display(),
+        entries = parsed.entries.len(),
+        skipped = parsed.problems.len(),
+        "threshold config loaded"
+    );
+    Ok(parsed.entries)
 }
 
 /// Engine settings from the file's sections.

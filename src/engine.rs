@@ -18,6 +18,7 @@ macro_rules! flow_end {
             cfg: &$e.cfg,
             detector: &$e.detector,
             scratch: &mut $e.scratch,
+            globals: &mut $e.globals,
             hits: &mut $e.hits,
             mem: &mut $e.mem,
             stats: &mut $e.stats,
@@ -28,8 +29,10 @@ macro_rules! flow_end {
 }
 
 use crate::decode::{self, DecodeError, LinkType, Packet};
-use crate::detect::{Detector, Input, RuleId, Scratch, StreamView};
-use crate::flow::{tcp::TcpState, Dir, Flow, FlowAction, FlowKey, FlowTable, Lookup};
+use crate::detect::{Detector, Globals, Hit, Input, Scratch, StreamView};
+use crate::flow::{
+    tcp::seq_diff, tcp::TcpState, Dir, Flow, FlowAction, FlowKey, FlowTable, Lookup,
+};
 use crate::output::eve::{self, Event};
 use crate::rules::Action;
 use crate::stream::defrag::{DefragConfig, DefragEvent, Defragmenter, Outcome};
@@ -140,8 +143,10 @@ pub struct Engine {
     detector: Detector,
     flows: FlowTable,
     mem: StreamMem,
-    hits: Vec<RuleId>,
+    hits: Vec<Hit>,
     scratch: Scratch,
+    /// Detection state shared by all flows: xbits, threshold counters.
+    globals: Globals,
     /// A copy of the TCP payload, which inline normalisation may rewrite.
     payload: Vec<u8>,
     defrag: Defragmenter,
@@ -162,6 +167,7 @@ impl Engine {
             mem: StreamMem::default(),
             hits: Vec::with_capacity(16),
             scratch: Scratch::default(),
+            globals: Globals::default(),
             payload: Vec::with_capacity(2048),
             defrag,
             frag_events: Vec::new(),
@@ -193,7 +199,10 @@ impl Engine {
         self.maybe_expire(meta.ts, events);
         let verdict = match decode::decode(frame, meta.link) {
             Ok(pkt) => self.packet(&pkt, meta, out, events),
-            Err(e) => self.undecodable(e),
+            Err(e) => {
+                self.raw_alerts(e, frame, meta, events);
+                self.undecodable(e)
+            }
         };
         if verdict == Verdict::Drop {
             self.stats.dropped += 1;
@@ -258,15 +267,21 @@ impl Engine {
         events: &mut Vec<Event>,
     ) -> Verdict {
         // A receiver discards a packet whose checksum is wrong, so it
-        // must not feed the stream or raise alerts (an insertion attack
-        // would otherwise show the IPS bytes the target never accepts).
-        if self.cfg.checksums {
-            if let Err(bad) = decode::checksum::verify(pkt) {
-                *self
-                    .stats
-                    .invalid_checksums
-                    .entry(bad.counter())
-                    .or_default() += 1;
+        // must not move the connection's state or feed its stream (an
+        // insertion attack would otherwise show the IPS bytes the target
+        // never accepts). Like Suricata, its own payload is still
+        // inspected as a packet.
+        let bad_checksum = match self.cfg.checksums {
+            true => decode::checksum::verify(pkt).err(),
+            false => None,
+        };
+        if let Some(bad) = bad_checksum {
+            *self
+                .stats
+                .invalid_checksums
+                .entry(bad.counter())
+                .or_default() += 1;
+            if pkt.ip.is_fragment() {
                 return self.enforce(Verdict::Drop);
             }
         }
@@ -311,11 +326,16 @@ impl Engine {
         // the ACK that completes the handshake is not yet established.
         let established = flow.established();
         let inline = self.cfg.mode == Mode::Ips;
-        let tracked = track::segment(&self.cfg, &mut self.mem, flow, dir, pkt, &mut self.payload);
+        let tracked = match bad_checksum {
+            Some(_) => Tracked {
+                discard: Some(track::Discard::BadChecksum),
+                ..Tracked::default()
+            },
+            None => track::segment(&self.cfg, &mut self.mem, flow, dir, pkt, &mut self.payload),
+        };
         let ids_close = !inline && flow.tcp.state == TcpState::Closed;
         if let Some(why) = tracked.discard {
             self.stream_event(why.counter());
-            return self.enforce(Verdict::Drop);
         }
         if tracked.conflict {
             self.stream_event("reassembly_overlap_different_data");
@@ -340,9 +360,9 @@ impl Engine {
             None => self.inspect(slot, pkt, dir, established, tracked, meta, out, events),
         };
 
-        // A malformed packet was inspected at the IP layer; IPS mode
-        // still refuses to forward it.
-        if pkt.anomaly.is_some() {
+        // A malformed packet was inspected at the IP layer, and one its
+        // receiver would discard as a packet; IPS mode forwards neither.
+        if pkt.anomaly.is_some() || tracked.discard.is_some() {
             verdict = self.enforce(Verdict::Drop);
         }
         if verdict == Verdict::Drop {
@@ -442,6 +462,17 @@ impl Engine {
             return Verdict::Forward;
         };
         self.hits.clear();
+        let stream_sizes = stream_sizes(flow);
+        let mut raised: [&'static str; 2] = [""; 2];
+        let mut n = 0;
+        if let Some(e) = pkt.anomaly {
+            raised[n] = e.event();
+            n += 1;
+        }
+        if tracked.conflict {
+            raised[n] = "stream.reassembly_overlap_different_data";
+            n += 1;
+        }
         let d = &mut flow.dirs[dir.index()];
         let input = Input {
             packet: pkt,
@@ -453,14 +484,23 @@ impl Engine {
                 window_start: d.stream.window_start(),
             }),
             stream_added: tracked.stream_added,
+            ts: meta.ts,
+            stream_sizes,
+            events: &raised[..n],
         };
-        self.detector
-            .inspect(&input, &mut d.detect, &mut self.scratch, &mut self.hits);
+        self.detector.inspect(
+            &input,
+            &mut d.detect,
+            &mut flow.vars,
+            &mut self.globals,
+            &mut self.scratch,
+            &mut self.hits,
+        );
 
         let ips = self.cfg.mode == Mode::Ips;
         let mut verdict = Verdict::Forward;
         for i in 0..self.hits.len() {
-            let id = self.hits[i];
+            let Hit { id, alert } = self.hits[i];
             let action = self.detector.rule(id).action();
             let blocks = ips && matches!(action, Action::Drop | Action::Reject(_));
             match action {
@@ -480,6 +520,10 @@ impl Engine {
                 verdict::reject(pkt, to, &mut out.inject);
                 self.stats.rejected += 1;
             }
+            // noalert, or rate control: the action stands, nothing is logged.
+            if !alert {
+                continue;
+            }
             flow.alerts += 1;
             self.stats.alerts += 1;
             let ctx = AlertCtx {
@@ -498,6 +542,39 @@ impl Engine {
             events.push(events::alert(&ctx, &self.detector, id, blocks));
         }
         verdict
+    }
+
+    /// `decode-event` rules that match a frame which did not decode;
+    /// their alerts carry no addresses (there are none to read).
+    fn raw_alerts(&mut self, e: DecodeError, frame: &[u8], meta: Meta, events: &mut Vec<Event>) {
+        if e == DecodeError::NotIp {
+            return;
+        }
+        self.hits.clear();
+        self.detector
+            .inspect_undecodable(e.event(), meta.ts, &mut self.globals, &mut self.hits);
+        for hit in self.hits.iter().filter(|h| h.alert) {
+            let rule = self.detector.rule(hit.id);
+            self.stats.alerts += 1;
+            let blocked = self.cfg.mode == Mode::Ips
+                && matches!(rule.action(), Action::Drop | Action::Reject(_));
+            events.push(Event::RawAlert(Box::new(eve::RawAlertEvent {
+                timestamp: meta.ts.to_string(),
+                pcap_cnt: meta.pcap_cnt,
+                event_type: "alert",
+                alert: events::alert_info(rule, blocked),
+                packet: self.cfg.alert_payload.then(|| eve::base64(frame)),
+                packet_info: eve::PacketInfo {
+                    linktype: meta.link.number(),
+                    linktype_name: meta.link.name(),
+                },
+                pkt_src: if meta.pcap_cnt.is_some() {
+                    "wire/pcap"
+                } else {
+                    "wire"
+                },
+            })));
+        }
     }
 
     fn stream_event(&mut self, name: &'static str) {
@@ -548,7 +625,13 @@ impl Engine {
                 "evicted": s.flows_evicted,
                 "table_full": s.flow_table_full,
             },
-            "detect": { "alert": s.alerts },
+            "detect": {
+                "alert": s.alerts,
+                "xbits": self.globals.xbits.len(),
+                "xbits_evicted": self.globals.xbits.evicted,
+                "thresholds": self.globals.thresholds.len(),
+                "threshold_untracked": self.globals.thresholds.untracked,
+            },
             "ips": {
                 "mode": self.cfg.mode.name(),
                 "dropped": s.dropped,
@@ -577,6 +660,17 @@ impl Engine {
     }
 }
 
+/// Bytes each side has sent in sequence space since its ISN (SYN and
+/// FIN count one each), as `stream_size` reads them: (client, server).
+fn stream_sizes(flow: &Flow) -> Option<(u32, u32)> {
+    if flow.key.proto != 6 {
+        return None;
+    }
+    let sent =
+        |d: &crate::flow::tcp::TcpDir| -> Option<u32> { Some(seq_diff(d.next?, d.isn?) as u32) };
+    Some((sent(&flow.tcp.dirs[0])?, sent(&flow.tcp.dirs[1])?))
+}
+
 /// The engine's parts a flow needs when it ends: stream data still
 /// held is inspected (with a stand-in packet), its bytes are released,
 /// and its flow event is logged.
@@ -584,7 +678,8 @@ struct FlowEnd<'a> {
     cfg: &'a EngineConfig,
     detector: &'a Detector,
     scratch: &'a mut Scratch,
-    hits: &'a mut Vec<RuleId>,
+    globals: &'a mut Globals,
+    hits: &'a mut Vec<Hit>,
     mem: &'a mut StreamMem,
     stats: &'a mut Stats,
     now: Ts,
@@ -631,6 +726,7 @@ impl FlowEnd<'_> {
             // Data left when a connection closes was sent while it was
             // established: judge it so.
             let established = flow.established() || flow.tcp.was_established;
+            let stream_sizes = stream_sizes(flow);
             let d = &mut flow.dirs[dir.index()];
             let input = Input {
                 packet: &pkt,
@@ -642,12 +738,24 @@ impl FlowEnd<'_> {
                     window_start: d.stream.window_start(),
                 }),
                 stream_added: true,
+                ts: self.now,
+                stream_sizes,
+                events: &[],
             };
-            self.detector
-                .inspect(&input, &mut d.detect, self.scratch, self.hits);
-            for &id in self.hits.iter() {
+            self.detector.inspect(
+                &input,
+                &mut d.detect,
+                &mut flow.vars,
+                self.globals,
+                self.scratch,
+                self.hits,
+            );
+            for &Hit { id, alert } in self.hits.iter() {
                 if self.detector.rule(id).action() == Action::Pass {
                     break;
+                }
+                if !alert {
+                    continue;
                 }
                 flow.alerts += 1;
                 self.stats.alerts += 1;

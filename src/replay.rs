@@ -44,7 +44,8 @@ pub struct ReplayOpts {
     pub sets: Vec<(String, String)>,
     /// Validate checksums; `false` is Suricata's `-k none`.
     pub checksums: bool,
-    /// Not applied yet (thresholds are another issue).
+    /// Suricata threshold.config: threshold, event_filter and suppress
+    /// lines apply; rate_filter lines are reported and skipped.
     pub threshold_file: Option<PathBuf>,
     pub classification: Option<PathBuf>,
 }
@@ -151,7 +152,11 @@ impl std::error::Error for ReplayError {
 pub fn run(opts: &ReplayOpts) -> Result<ReplayReport, ReplayError> {
     let (cfg, settings) = engine_config(opts)?;
     warn_unapplied(&settings);
-    let (detector, rule_errors) = load_detector(opts, settings.classification.as_deref())?;
+    let (detector, rule_errors) = load_detector(
+        opts,
+        settings.classification.as_deref(),
+        settings.threshold_file.as_deref(),
+    )?;
     let mut report = replay(opts, cfg, detector)?;
     report.rule_errors = rule_errors;
     Ok(report)
@@ -240,9 +245,6 @@ pub fn engine_config(opts: &ReplayOpts) -> Result<(EngineConfig, Settings), Repl
 
 /// Warns once about each option that is accepted but has no effect yet.
 fn warn_unapplied(settings: &Settings) {
-    if let Some(path) = &settings.threshold_file {
-        tracing::warn!(path = %path.display(), "threshold file not applied yet");
-    }
     let pending = [
         ("stream.midstream", settings.midstream),
         ("stream.inline", settings.inline),
@@ -261,6 +263,7 @@ fn warn_unapplied(settings: &Settings) {
 fn load_detector(
     opts: &ReplayOpts,
     classification: Option<&Path>,
+    threshold_file: Option<&Path>,
 ) -> Result<(Detector, usize), ReplayError> {
     let vars = config::vars(&[], &config::File::default(), &opts.vars)
         .map_err(|e| ReplayError::Config(e.to_string()))?;
@@ -272,8 +275,13 @@ fn load_detector(
     };
     let errors = loaded.errors.len();
     eprintln!("rules: {} loaded, {} failed", loaded.rules.len(), errors);
-    let detector =
-        Detector::build(loaded.rules).map_err(|e| ReplayError::Detector(e.to_string()))?;
+    let thresholds = match threshold_file {
+        Some(p) => config::load_threshold_config(p, &vars)
+            .map_err(|e| ReplayError::Config(e.to_string()))?,
+        None => Vec::new(),
+    };
+    let detector = Detector::build_with(loaded.rules, &thresholds)
+        .map_err(|e| ReplayError::Detector(e.to_string()))?;
     tracing::info!(rules = detector.len(), "detector built");
     Ok((detector, errors))
 }
@@ -609,6 +617,85 @@ mod tests {
             text.contains("\"pkt_src\":\"stream (flow timeout)\""),
             "{text}"
         );
+    }
+
+    #[test]
+    fn threshold_file_limits_alerts() {
+        let dir = Scratch::new("threshold");
+        write_pcap(&dir.path("c.pcap"), &conversation());
+        let rules = dir.path("t.rules");
+        std::fs::write(
+            &rules,
+            "alert tcp any any -> any any (sid:1;)\nalert tcp any any -> any any (sid:2;)\n",
+        )
+        .expect("rules written");
+        let mut opts = ReplayOpts::new(dir.path("c.pcap"), vec![rules], dir.path("eve.json"));
+        let all = run(&opts).expect("replay").alerts;
+        assert!(
+            all >= 4,
+            "every packet alerts twice without a threshold: {all}"
+        );
+
+        let tf = dir.path("threshold.config");
+        std::fs::write(
+            &tf,
+            "threshold gen_id 1, sig_id 1, type limit, track by_rule, count 1, seconds 60\n\
+             suppress gen_id 1, sig_id 2\n",
+        )
+        .expect("threshold written");
+        opts.threshold_file = Some(tf);
+        assert_eq!(run(&opts).expect("replay").alerts, 1);
+    }
+
+    #[test]
+    fn decode_event_rule_alerts_on_a_truncated_frame() {
+        let dir = Scratch::new("decode-event");
+        // The UDP datagram with its IPv4 total length claiming 40 bytes
+        // more than the frame holds.
+        let mut frames = conversation();
+        let mut cut = frames[5].clone();
+        let total = u16::from_be_bytes([cut[16], cut[17]]) + 40;
+        cut[16..18].copy_from_slice(&total.to_be_bytes());
+        frames.push(cut);
+        write_pcap(&dir.path("c.pcap"), &frames);
+        let rules = dir.path("t.rules");
+        std::fs::write(
+            &rules,
+            "alert pkthdr any any -> any any (msg:\"trunc\"; \
+             decode-event:ipv4.trunc_pkt; sid:7;)\n\
+             alert pkthdr any any -> any any (decode-event:ipv6.trunc_pkt; sid:8;)\n",
+        )
+        .expect("rules written");
+        let opts = ReplayOpts::new(dir.path("c.pcap"), vec![rules], dir.path("eve.json"));
+        assert_eq!(run(&opts).expect("replay").alerts, 1);
+        let eve = std::fs::read_to_string(&opts.eve_log).expect("eve");
+        let alert = eve
+            .lines()
+            .find(|l| l.contains("\"event_type\":\"alert\""))
+            .expect("an alert");
+        assert!(alert.contains("\"signature_id\":7"), "{alert}");
+        assert!(alert.contains("\"pcap_cnt\":7"), "{alert}");
+        assert!(!alert.contains("src_ip"), "no addresses: {alert}");
+    }
+
+    /// Regression: data on a SYN was placed one byte early in the
+    /// stream, so its first byte was lost and "Question?" never matched
+    /// (suricata-verify detect-bytejump-01).
+    #[test]
+    fn data_on_a_syn_keeps_its_first_byte() {
+        let dir = Scratch::new("syn-data");
+        write_pcap(
+            &dir.path("c.pcap"),
+            &[tcp(true, 1000, 0, "S", b"Question?13")],
+        );
+        let rules = dir.path("t.rules");
+        std::fs::write(
+            &rules,
+            "alert tcp any any -> any any (content:\"Question?\"; depth:9; sid:1;)\n",
+        )
+        .expect("rules written");
+        let opts = ReplayOpts::new(dir.path("c.pcap"), vec![rules], dir.path("eve.json"));
+        assert_eq!(run(&opts).expect("replay").alerts, 1);
     }
 
     #[test]

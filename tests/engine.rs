@@ -191,7 +191,7 @@ fn inline_overlap_is_rewritten_to_the_accepted_bytes() {
 }
 
 #[test]
-fn segment_whose_ttl_expires_before_the_server_is_not_inspected() {
+fn segment_whose_ttl_expires_before_the_server_does_not_feed_the_stream() {
     let mut r = Run::new(engine(Mode::Ips, &[DROP_RULE]));
     // The server is one router away: its packets arrive with TTL 63.
     r.send(&seg(true, F::SYN, 100, 0, b""));
@@ -200,7 +200,9 @@ fn segment_whose_ttl_expires_before_the_server_is_not_inspected() {
     fix_ip_checksum(&mut synack);
     r.send(&synack);
     r.send(&seg(true, F::ACK, 101, 501, b""));
-    let mut junk = seg(true, F::ACK, 101, 501, b"EVIL");
+    // Junk first, at the attack's sequence numbers: first-copy-wins
+    // reassembly would keep it and miss the real bytes.
+    let mut junk = seg(true, F::ACK, 101, 501, b"JUNK");
     junk[8] = 1;
     fix_ip_checksum(&mut junk);
     assert_eq!(
@@ -311,23 +313,42 @@ fn third_ack_is_not_yet_established() {
     assert_eq!(r.alerts().len(), 1);
 }
 
+/// Insertion: a bad-checksum segment carrying the first half must not
+/// join the stream; the half the server really gets is what counts.
 #[test]
-fn bad_checksum_feeds_nothing() {
+fn bad_checksum_segment_does_not_feed_the_stream() {
     let mut r = Run::new(engine(Mode::Ips, &[DROP_RULE]));
     r.handshake();
-    let mut junk = seg(true, F::ACK, 101, 501, b"EVIL");
-    let n = junk.len();
-    junk[n - 5] ^= 0x55; // corrupt the TCP payload, not the header
+    let mut junk = seg(true, F::ACK, 101, 501, b"EV");
+    junk[36] ^= 0xff; // the TCP checksum
     assert_eq!(
         r.send(&junk),
         Verdict::Drop,
         "IPS refuses what a host would discard"
     );
-    assert!(r.alerts().is_empty());
     assert_eq!(
-        r.send(&seg(true, F::ACK, 101, 501, b"fine")),
+        r.send(&seg(true, F::ACK, 101, 501, b"xx")),
         Verdict::Forward
     );
+    assert_eq!(
+        r.send(&seg(true, F::ACK, 103, 501, b"IL")),
+        Verdict::Forward
+    );
+    assert!(r.alerts().is_empty(), "the stream holds xxIL, not EVIL");
+    assert_eq!(r.engine.stats.invalid_checksums.values().sum::<u64>(), 1);
+}
+
+/// bug-1045: a capture taken where the NIC computes checksums; Suricata
+/// still matches such packets' payloads as packets.
+#[test]
+fn bad_checksum_packet_is_still_inspected_as_a_packet() {
+    let rule = r#"alert tcp any any -> any 80 (msg:"e"; content:"EVIL"; sid:8;)"#;
+    let mut r = Run::new(engine(Mode::Ids, &[rule]));
+    r.handshake();
+    let mut pkt = seg(true, F::ACK, 101, 501, b"EVIL");
+    pkt[36] ^= 0xff; // TCP checksum
+    assert_eq!(r.send(&pkt), Verdict::Forward);
+    assert_eq!(r.alerts(), vec![(8, "allowed".to_string())]);
 }
 
 #[test]

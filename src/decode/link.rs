@@ -10,6 +10,10 @@ pub enum LinkType {
     Ethernet,
     /// Raw IP, version read from the first nibble (TUN devices, DLT_RAW).
     Raw,
+    /// LINKTYPE_IPV4 / LINKTYPE_IPV6: raw IP too, but EVE names them
+    /// apart (`packet_info.linktype_name` "IPv4" / "IPv6").
+    RawIpv4,
+    RawIpv6,
     /// OpenBSD loopback: a 4-byte address family in network byte order.
     Loop,
     LinuxSll,
@@ -21,7 +25,9 @@ impl LinkType {
         Some(match linktype {
             0 => LinkType::Null,
             1 => LinkType::Ethernet,
-            12 | 14 | 101 | 228 | 229 => LinkType::Raw,
+            12 | 14 | 101 => LinkType::Raw,
+            228 => LinkType::RawIpv4,
+            229 => LinkType::RawIpv6,
             108 => LinkType::Loop,
             113 => LinkType::LinuxSll,
             276 => LinkType::LinuxSll2,
@@ -35,6 +41,8 @@ impl LinkType {
             LinkType::Null => 0,
             LinkType::Ethernet => 1,
             LinkType::Raw => 101,
+            LinkType::RawIpv4 => 228,
+            LinkType::RawIpv6 => 229,
             LinkType::Loop => 108,
             LinkType::LinuxSll => 113,
             LinkType::LinuxSll2 => 276,
@@ -46,6 +54,8 @@ impl LinkType {
             LinkType::Null => "NULL",
             LinkType::Ethernet => "EN10MB",
             LinkType::Raw => "RAW",
+            LinkType::RawIpv4 => "IPv4",
+            LinkType::RawIpv6 => "IPv6",
             LinkType::Loop => "LOOP",
             LinkType::LinuxSll => "LINUX_SLL",
             LinkType::LinuxSll2 => "LINUX_SLL2",
@@ -69,7 +79,7 @@ const ETH_VLAN: [u16; 3] = [0x8100, 0x88a8, 0x9100];
 /// Returns the link view and the offset of the IP header.
 pub fn strip_link(frame: &[u8], link: LinkType) -> Result<(Link, usize), DecodeError> {
     match link {
-        LinkType::Raw => Ok((Link::default(), 0)),
+        LinkType::Raw | LinkType::RawIpv4 | LinkType::RawIpv6 => Ok((Link::default(), 0)),
         LinkType::Null | LinkType::Loop => {
             if frame.len() < 4 {
                 return Err(DecodeError::LinkTruncated);

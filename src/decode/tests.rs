@@ -149,3 +149,14 @@ fn garbage_never_panics() {
         }
     }
 }
+
+/// Regression: pcaps of LINKTYPE_IPV4 (228) were logged as "RAW" (101);
+/// EVE names the link type as the capture did.
+#[test]
+fn ipv4_and_ipv6_link_types_keep_their_names() {
+    let v4 = LinkType::from_pcap(228).unwrap();
+    assert_eq!((v4.number(), v4.name()), (228, "IPv4"));
+    let v6 = LinkType::from_pcap(229).unwrap();
+    assert_eq!((v6.number(), v6.name()), (229, "IPv6"));
+    assert_eq!(LinkType::from_pcap(101).unwrap().name(), "RAW");
+}

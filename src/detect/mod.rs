@@ -14,29 +14,49 @@
 //! arrived yet is kept pending in the `DirState` (a few per direction)
 //! and retried when more bytes come.
 //!
+//! Candidates are verified in rule order ([`order`]): flowbit, flowint
+//! and xbit conditions are checked with the header, and a matching
+//! rule's state actions apply at once, so later rules in the same
+//! packet see them. Per-flow variables live in [`FlowVars`], host and
+//! pair bits and threshold counters in the engine's [`Globals`]
+//! ([`state`], [`threshold`]); both are capped.
+//!
 //! `inspect` allocates nothing on the hot path once its [`Scratch`] has
-//! grown to the rule count; the scratch is the caller's (one per worker)
-//! so the detector itself stays immutable and shareable.
+//! grown to the rule count (state keywords that set a new bit or open
+//! a new counter grow their tables); the scratch and state are the
+//! caller's (one per worker) so the detector itself stays immutable and
+//! shareable.
 
+mod bytes;
 mod content;
 mod group;
 mod header;
+mod order;
 mod pcre;
 mod prefilter;
+pub mod state;
+pub mod threshold;
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_kw;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use aho_corasick::automaton::StateID;
 
 use crate::decode::Packet;
+use crate::rules::threshold::ConfigEntry;
 use crate::rules::{Proto, Rule, RuleError};
 use content::{Buf, Chain};
 use group::{Group, Side, Transport};
+use order::Extra;
+use state::Ctx;
+use threshold::{Outcome, Seen};
 
 pub use group::fast_pattern;
+pub use state::{FlowVars, Globals};
 
 /// Stream candidates kept for a retry per flow direction.
 pub const MAX_PENDING: usize = 16;
@@ -55,6 +75,14 @@ pub struct Input<'a> {
     /// sequence space): plain `tcp` rules judge those bytes there, when
     /// they are delivered, rather than in the packet.
     pub stream_added: bool,
+    /// Packet time: threshold windows and xbit expiry count in it.
+    pub ts: crate::time::Ts,
+    /// TCP: bytes each side has sent so far, (client, server), counted
+    /// in sequence space from the ISN as `stream_size` reads them.
+    pub stream_sizes: Option<(u32, u32)>,
+    /// Decoder and stream anomaly events this packet raised, by full
+    /// name (`decoder.ipv4.trunc_pkt`, `stream.est_syn_resend`).
+    pub events: &'a [&'static str],
 }
 
 /// The retained stream bytes of one direction. `window` starts at stream
@@ -66,7 +94,17 @@ pub struct StreamView<'a> {
     pub window_start: u64,
 }
 
-/// Index of a rule in the [`Detector`].
+/// A rule that matched a packet. `alert` is false when the match
+/// should act (drop, pass, ...) but log nothing: `noalert`, or rate
+/// control (limit reached, suppress).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Hit {
+    pub id: RuleId,
+    pub alert: bool,
+}
+
+/// Index of a rule in the [`Detector`]. Rules are numbered in the order
+/// they are evaluated ([`order`]), not the order they were loaded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct RuleId(pub u32);
 
@@ -102,8 +140,28 @@ pub struct Scratch {
     /// already fired for this packet.
     seen: Vec<u32>,
     stamp: u32,
-    /// Candidates and the stream offset past their fast-pattern hit.
-    candidates: Vec<(u32, Option<u64>)>,
+    /// Candidates for this packet, gathered before they are verified
+    /// in rule order.
+    candidates: Vec<Cand>,
+}
+
+/// A rule to verify, and against what.
+#[derive(Debug, Clone, Copy)]
+struct Cand {
+    rule: u32,
+    /// Gathering order, so that among duplicates the first wins.
+    seq: u32,
+    src: Src,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Src {
+    /// No payload keywords.
+    Header,
+    /// The packet payload.
+    Packet,
+    /// The stream window, with the offset past the fast-pattern hit.
+    Stream(Option<u64>),
 }
 
 impl Scratch {
@@ -118,6 +176,11 @@ impl Scratch {
             self.stamp = 1;
         }
         self.candidates.clear();
+    }
+
+    fn push(&mut self, rule: u32, src: Src) {
+        let seq = self.candidates.len() as u32;
+        self.candidates.push(Cand { rule, seq, src });
     }
 
     /// Marks `rule` for this packet; false if it already was.
@@ -151,6 +214,11 @@ static GENERATION: AtomicU64 = AtomicU64::new(1);
 pub struct Detector {
     rules: Vec<Rule>,
     chains: Vec<Chain>,
+    /// State keywords and rate control, per rule.
+    extras: Vec<Extra>,
+    /// Rules that test nothing but decoder events on any address:
+    /// the only rules that can match a frame that failed to decode.
+    event_only: Vec<u32>,
     groups: [Group; 4],
     rejected: Vec<RuleError>,
     generation: u64,
@@ -176,10 +244,15 @@ impl Detector {
     /// engine is left out and listed in [`Detector::rejected`]; only a
     /// failure to build a prefilter fails the whole build.
     pub fn build(rules: Vec<Rule>) -> Result<Detector, BuildError> {
+        Detector::build_with(rules, &[])
+    }
+
+    /// [`Detector::build`] with threshold.config entries applied.
+    pub fn build_with(rules: Vec<Rule>, config: &[ConfigEntry]) -> Result<Detector, BuildError> {
         let mut kept = Vec::with_capacity(rules.len());
         let mut chains = Vec::with_capacity(rules.len());
         let mut rejected = Vec::new();
-        for rule in rules {
+        for rule in order::sort(rules) {
             match compile(&rule) {
                 Ok(chain) => {
                     kept.push(rule);
@@ -189,9 +262,15 @@ impl Detector {
             }
         }
         let groups = group::build(&kept).map_err(BuildError)?;
+        let extras = order::extras(&kept, config).map_err(BuildError)?;
+        let event_only = (0..kept.len() as u32)
+            .filter(|&i| order::event_only(&kept[i as usize]))
+            .collect();
         let d = Detector {
             rules: kept,
             chains,
+            extras,
+            event_only,
             groups,
             rejected,
             generation: GENERATION.fetch_add(1, Ordering::Relaxed),
@@ -250,92 +329,103 @@ impl Detector {
         &self.rejected
     }
 
-    /// Appends the ids of the rules that match this packet, each at most
-    /// once, sorted by action (pass, drop, reject, alert), then priority,
+    /// Appends the rules that match this packet, each at most once,
+    /// sorted by action (pass, drop, reject, alert), then priority,
     /// then sid.
+    ///
+    /// Candidates are verified in rule order, and a rule's flowbit,
+    /// flowint and xbit actions apply as soon as it matches, so a
+    /// setter sorted before a checker is seen by it in the same packet.
+    /// `flow` is the flow's shared variables, `globals` the engine's
+    /// host/pair bits and threshold counters.
+    #[allow(clippy::too_many_arguments)] // the state each owner keeps apart
     pub fn inspect(
         &self,
         input: &Input<'_>,
         state: &mut DirState,
+        flow: &mut FlowVars,
+        globals: &mut Globals,
         scratch: &mut Scratch,
-        hits: &mut Vec<RuleId>,
+        hits: &mut Vec<Hit>,
     ) {
         let first_hit = hits.len();
         scratch.begin(self.rules.len());
+        flow.adopt(self.generation);
         let transport = Transport::of(input.packet);
         let group = &self.groups[transport as usize];
 
-        // Rules without payload keywords.
+        // Gather: rules without payload keywords, then the stream and
+        // packet prefilters.
         for &id in &group.header_only {
             let rule = &self.rules[id as usize];
             if rule.header.proto == Proto::TcpStream && input.stream.is_none() {
                 continue;
             }
-            if header::matches(rule, input) && scratch.first_time(id) {
-                hits.push(RuleId(id));
-            }
+            scratch.push(id, Src::Header);
         }
-
-        // Stream rules over the stream, packet rules over the payload.
         let packet_side = match (transport, &input.stream) {
             (Transport::Tcp, Some(view)) => {
-                self.inspect_stream(&group.stream, view, input, state, scratch, hits);
+                self.gather_stream(&group.stream, view, state, scratch);
                 &group.packet_only
             }
             (Transport::Tcp, None) if input.stream_added => &group.packet_only,
             _ => &group.packet_all,
         };
-        self.inspect_packet(packet_side, input, scratch, hits);
+        self.gather_packet(packet_side, input, scratch);
 
-        hits[first_hit..].sort_unstable_by_key(|id| {
-            let r = &self.rules[id.index()];
+        // Verify in rule order; among duplicates the first gathered wins.
+        scratch.candidates.sort_unstable_by_key(|c| (c.rule, c.seq));
+        for i in 0..scratch.candidates.len() {
+            let Cand { rule: id, src, .. } = scratch.candidates[i];
+            if !scratch.first_time(id) {
+                continue;
+            }
+            let fired = match src {
+                Src::Header => self.verify(id, input, flow, globals, None),
+                Src::Packet => {
+                    let buf = Buf {
+                        data: input.packet.payload,
+                        base: 0,
+                        new_from: 0,
+                    };
+                    self.verify(id, input, flow, globals, Some(&buf))
+                }
+                Src::Stream(fast_end) => {
+                    self.verify_stream(id, fast_end, input, state, flow, globals)
+                }
+            };
+            if fired {
+                if let Some(hit) = self.matched(id, input, flow, globals) {
+                    hits.push(hit);
+                }
+            }
+        }
+
+        hits[first_hit..].sort_unstable_by_key(|h| {
+            let r = &self.rules[h.id.index()];
             (r.action().order(), r.priority, r.sid)
         });
     }
 
-    fn inspect_packet(
-        &self,
-        side: &Side,
-        input: &Input<'_>,
-        scratch: &mut Scratch,
-        hits: &mut Vec<RuleId>,
-    ) {
-        let payload = input.packet.payload;
-        scratch.candidates.clear();
+    fn gather_packet(&self, side: &Side, input: &Input<'_>, scratch: &mut Scratch) {
         if let Some(pf) = &side.prefilter {
-            let Scratch { candidates, .. } = &mut *scratch;
-            pf.scan(pf.start(), payload, |pat, _| {
-                candidates.extend(side.by_pattern[pat].iter().map(|&r| (r, None)));
+            pf.scan(pf.start(), input.packet.payload, |pat, _| {
+                for &r in &side.by_pattern[pat] {
+                    scratch.push(r, Src::Packet);
+                }
             });
         }
-        scratch
-            .candidates
-            .extend(side.no_fast.iter().map(|&r| (r, None)));
-
-        let buf = Buf {
-            data: payload,
-            base: 0,
-            new_from: 0,
-        };
-        for i in 0..scratch.candidates.len() {
-            let id = scratch.candidates[i].0;
-            if !scratch.first_time(id) {
-                continue;
-            }
-            if self.verify(id, input, &buf) {
-                hits.push(RuleId(id));
-            }
+        for &r in &side.no_fast {
+            scratch.push(r, Src::Packet);
         }
     }
 
-    fn inspect_stream(
+    fn gather_stream(
         &self,
         side: &Side,
         view: &StreamView<'_>,
-        input: &Input<'_>,
         state: &mut DirState,
         scratch: &mut Scratch,
-        hits: &mut Vec<RuleId>,
     ) {
         if state.generation != self.generation {
             *state = DirState {
@@ -347,7 +437,6 @@ impl Detector {
         let new_from = view.new_from.min(window.len());
         let start = view.window_start;
         let end = start + window.len() as u64;
-        scratch.candidates.clear();
 
         // Resume where the last scan stopped if these bytes continue it,
         // skipping bytes already scanned (a retransmission overlap).
@@ -363,11 +452,12 @@ impl Detector {
                 }
                 _ => (pf.start(), 0),
             };
-            let Scratch { candidates, .. } = &mut *scratch;
             let base = start + from as u64;
             let next = pf.scan(sid, &window[from..], |pat, e| {
                 let fast_end = base + e as u64;
-                candidates.extend(side.by_pattern[pat].iter().map(|&r| (r, Some(fast_end))));
+                for &r in &side.by_pattern[pat] {
+                    scratch.push(r, Src::Stream(Some(fast_end)));
+                }
             });
             state.automaton = Some(next);
             state.scanned_to = end;
@@ -375,36 +465,157 @@ impl Detector {
 
         // Earlier hits still waiting for the rest of their chain.
         state.pending.retain(|p| p.fast_end > start);
-        scratch
-            .candidates
-            .extend(state.pending.iter().map(|p| (p.rule, Some(p.fast_end))));
-        scratch
-            .candidates
-            .extend(side.no_fast.iter().map(|&r| (r, None)));
-
-        let buf = Buf {
-            data: window,
-            base: start,
-            new_from,
-        };
-        for i in 0..scratch.candidates.len() {
-            let (id, fast_end) = scratch.candidates[i];
-            if !scratch.first_time(id) {
-                continue;
-            }
-            let rule = &self.rules[id as usize];
-            let fired = header::matches(rule, input) && self.chains[id as usize].matches(&buf);
-            state.pending.retain(|p| p.rule != id);
-            if fired {
-                hits.push(RuleId(id));
-            } else if let Some(fast_end) = fast_end.filter(|_| header::matches(rule, input)) {
-                remember(&mut state.pending, Pending { rule: id, fast_end });
-            }
+        for p in &state.pending {
+            scratch.push(p.rule, Src::Stream(Some(p.fast_end)));
+        }
+        for &r in &side.no_fast {
+            scratch.push(r, Src::Stream(None));
         }
     }
 
-    fn verify(&self, id: u32, input: &Input<'_>, buf: &Buf<'_>) -> bool {
-        header::matches(&self.rules[id as usize], input) && self.chains[id as usize].matches(buf)
+    /// Verifies a stream candidate; one whose fast pattern hit but whose
+    /// chain is not complete yet is kept pending for the next bytes.
+    fn verify_stream(
+        &self,
+        id: u32,
+        fast_end: Option<u64>,
+        input: &Input<'_>,
+        state: &mut DirState,
+        flow: &FlowVars,
+        globals: &Globals,
+    ) -> bool {
+        let Some(view) = &input.stream else {
+            return false;
+        };
+        let buf = Buf {
+            data: view.window,
+            base: view.window_start,
+            new_from: view.new_from.min(view.window.len()),
+        };
+        let fired = self.verify(id, input, flow, globals, Some(&buf));
+        state.pending.retain(|p| p.rule != id);
+        let rule = &self.rules[id as usize];
+        if !fired {
+            if let Some(fast_end) = fast_end.filter(|_| header::matches(rule, input)) {
+                remember(&mut state.pending, Pending { rule: id, fast_end });
+            }
+        }
+        fired
+    }
+
+    /// Header, state conditions, then the payload chain (if any).
+    fn verify(
+        &self,
+        id: u32,
+        input: &Input<'_>,
+        flow: &FlowVars,
+        globals: &Globals,
+        buf: Option<&Buf<'_>>,
+    ) -> bool {
+        let extra = &self.extras[id as usize];
+        let c = ctx(input);
+        header::matches(&self.rules[id as usize], input)
+            && extra
+                .conds
+                .iter()
+                .all(|op| state::holds(op, flow, globals, c))
+            && buf.map_or(true, |b| self.chains[id as usize].matches(b))
+    }
+
+    /// A rule matched: apply its state actions, then rate control
+    /// decides whether it alerts, acts silently, or counts as no match.
+    fn matched(
+        &self,
+        id: u32,
+        input: &Input<'_>,
+        flow: &mut FlowVars,
+        globals: &mut Globals,
+    ) -> Option<Hit> {
+        let extra = &self.extras[id as usize];
+        let c = ctx(input);
+        for op in &extra.acts {
+            state::apply(op, flow, globals, c);
+        }
+        let outcome = if extra.rate.is_empty() {
+            Outcome::Alert
+        } else {
+            let (src_port, dst_port) = input.packet.ports();
+            let seen = Seen {
+                src: c.src,
+                dst: c.dst,
+                src_port,
+                dst_port,
+                now: c.now,
+            };
+            globals.thresholds.judge(id, &extra.rate, &seen)
+        };
+        let alert = match outcome {
+            Outcome::Alert => !extra.noalert,
+            Outcome::Silent => false,
+            Outcome::Drop => return None,
+        };
+        Some(Hit {
+            id: RuleId(id),
+            alert,
+        })
+    }
+}
+
+impl Detector {
+    /// Rules that match a frame which did not decode (so has no
+    /// addresses or payload) and raised decoder event `event`: rules
+    /// made only of `decode-event` on any address. State actions do
+    /// not apply (there is no flow); rate control counts such frames
+    /// under the unspecified address.
+    pub fn inspect_undecodable(
+        &self,
+        event: &str,
+        ts: crate::time::Ts,
+        globals: &mut Globals,
+        hits: &mut Vec<Hit>,
+    ) {
+        let first_hit = hits.len();
+        for &id in &self.event_only {
+            let rule = &self.rules[id as usize];
+            if !rule.options.events.iter().all(|e| e == event) {
+                continue;
+            }
+            let extra = &self.extras[id as usize];
+            let unspecified = std::net::IpAddr::from([0u8; 4]);
+            let seen = Seen {
+                src: unspecified,
+                dst: unspecified,
+                src_port: 0,
+                dst_port: 0,
+                now: ts,
+            };
+            let outcome = if extra.rate.is_empty() {
+                Outcome::Alert
+            } else {
+                globals.thresholds.judge(id, &extra.rate, &seen)
+            };
+            let alert = match outcome {
+                Outcome::Alert => !extra.noalert,
+                Outcome::Silent => false,
+                Outcome::Drop => continue,
+            };
+            hits.push(Hit {
+                id: RuleId(id),
+                alert,
+            });
+        }
+        hits[first_hit..].sort_unstable_by_key(|h| {
+            let r = &self.rules[h.id.index()];
+            (r.action().order(), r.priority, r.sid)
+        });
+    }
+}
+
+fn ctx(input: &Input<'_>) -> Ctx {
+    Ctx {
+        src: input.packet.ip.src,
+        dst: input.packet.ip.dst,
+        now: input.ts,
     }
 }
 

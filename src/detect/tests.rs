@@ -197,14 +197,25 @@ fn sids(d: &Detector, frame: &[u8], to_server: bool) -> Vec<u32> {
         established: true,
         stream: None,
         stream_added: false,
+        ts: crate::time::Ts(0),
+        stream_sizes: None,
+        events: &[],
     };
     run(d, &input, &mut DirState::default())
 }
 
 fn run(d: &Detector, input: &Input<'_>, state: &mut DirState) -> Vec<u32> {
     let mut hits = Vec::new();
-    d.inspect(input, state, &mut Scratch::default(), &mut hits);
-    hits.into_iter().map(|id| d.rule(id).sid).collect()
+    let (mut flow, mut globals) = (FlowVars::default(), Globals::default());
+    d.inspect(
+        input,
+        state,
+        &mut flow,
+        &mut globals,
+        &mut Scratch::default(),
+        &mut hits,
+    );
+    hits.into_iter().map(|h| d.rule(h.id).sid).collect()
 }
 
 #[test]
@@ -281,6 +292,9 @@ fn stream_step(
             window_start,
         }),
         stream_added: true,
+        ts: crate::time::Ts(0),
+        stream_sizes: None,
+        events: &[],
     };
     run(d, &input, state)
 }

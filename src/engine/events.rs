@@ -48,15 +48,7 @@ pub fn alert(ctx: &AlertCtx<'_>, detector: &Detector, id: RuleId, blocked: bool)
     let e = AlertEvent {
         header: header("alert", ctx.ts, ctx.flow.id, ctx.pcap_cnt, ctx.pkt),
         direction: ctx.dir.name(),
-        alert: AlertInfo {
-            action: if blocked { "blocked" } else { "allowed" },
-            gid: rule.gid,
-            signature_id: rule.sid,
-            rev: rule.rev,
-            signature: rule.msg().to_string(),
-            category: rule.category().unwrap_or_default().to_string(),
-            severity: rule.severity(),
-        },
+        alert: alert_info(rule, blocked),
         verdict: Some(verdict_info(rule.action(), ctx.pkt, ctx.dir, blocked)),
         flow: counters(ctx.flow),
         payload: payload.map(eve::base64),
@@ -79,6 +71,18 @@ pub fn alert(ctx: &AlertCtx<'_>, detector: &Detector, id: RuleId, blocked: bool)
         },
     };
     Event::Alert(Box::new(e))
+}
+
+pub fn alert_info(rule: &crate::rules::Rule, blocked: bool) -> AlertInfo {
+    AlertInfo {
+        action: if blocked { "blocked" } else { "allowed" },
+        gid: rule.gid,
+        signature_id: rule.sid,
+        rev: rule.rev,
+        signature: rule.msg().to_string(),
+        category: rule.category().unwrap_or_default().to_string(),
+        severity: rule.severity(),
+    }
 }
 
 /// Whether a rule's content is matched on the stream when there is one

@@ -18,6 +18,8 @@ pub enum Discard {
     TtlExpires,
     /// It starts beyond the receiver's advertised window (RFC 793 3.3).
     OutOfWindow,
+    /// A checksum is wrong (RFC 793 3.1, RFC 791 3.1).
+    BadChecksum,
 }
 
 impl Discard {
@@ -25,6 +27,7 @@ impl Discard {
         match self {
             Discard::TtlExpires => "ttl_expires_before_target",
             Discard::OutOfWindow => "outside_window",
+            Discard::BadChecksum => "invalid_checksum",
         }
     }
 }
@@ -103,7 +106,10 @@ pub fn segment(
     if takes_data {
         payload.clear();
         payload.extend_from_slice(pkt.payload);
-        let ins = s.insert(cfg, mem, policy, inline, seq(t.seq), payload);
+        // RFC 793 3.3: a SYN takes the first sequence number, so data
+        // it carries starts one later.
+        let first = seq(t.seq) + usize::from(t.flags & F::SYN != 0);
+        let ins = s.insert(cfg, mem, policy, inline, first, payload);
         out.conflict = ins.conflict;
         out.rewritten = ins.rewritten;
         out.stream_added = !ins.over_cap;

@@ -12,7 +12,7 @@ use std::hash::{Hash, Hasher};
 use std::net::IpAddr;
 
 use crate::decode::{tcp_flags, Packet, L4};
-use crate::detect::DirState;
+use crate::detect::{DirState, FlowVars};
 use crate::stream::StreamDir;
 use crate::time::Ts;
 
@@ -143,6 +143,8 @@ pub struct Flow {
     pub ttl: [Option<u8>; 2],
     /// TCP window scale each side offered in its SYN.
     pub wscale: [Option<u8>; 2],
+    /// Flowbits and flowints: one set per flow, both directions.
+    pub vars: FlowVars,
 }
 
 impl Flow {
@@ -179,6 +181,7 @@ impl Flow {
             dirs: Default::default(),
             ttl: [None; 2],
             wscale: [None; 2],
+            vars: FlowVars::default(),
         }
     }
 

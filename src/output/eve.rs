@@ -15,6 +15,8 @@ use serde::Serialize;
 #[serde(untagged)]
 pub enum Event {
     Alert(Box<AlertEvent>),
+    /// An alert on a frame that did not decode to IP (decoder events).
+    RawAlert(Box<RawAlertEvent>),
     Flow(Box<FlowEvent>),
     Stats(Box<StatsEvent>),
 }
@@ -61,6 +63,21 @@ pub struct AlertEvent {
     pub packet_info: Option<PacketInfo>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ether: Option<Ether>,
+    pub pkt_src: &'static str,
+}
+
+/// An alert without addresses, ports or flow: the frame failed to
+/// decode, and a `decode-event` rule matched the anomaly.
+#[derive(Debug, Clone, Serialize)]
+pub struct RawAlertEvent {
+    pub timestamp: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pcap_cnt: Option<u64>,
+    pub event_type: &'static str,
+    pub alert: AlertInfo,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub packet: Option<String>,
+    pub packet_info: PacketInfo,
     pub pkt_src: &'static str,
 }
 

@@ -183,7 +183,7 @@ impl IpNet {
         }
     }
 
-    fn parse(s: &str) -> Result<IpNet, String> {
+    pub(crate) fn parse(s: &str) -> Result<IpNet, String> {
         let (ip, prefix) = match s.split_once('/') {
             Some((ip, p)) => (ip, Some(p)),
             None => (s, None),

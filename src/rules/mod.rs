@@ -14,13 +14,17 @@
 //! Parsing stops at the first problem in a rule; the sid is read first so
 //! that every error can name it.
 
+pub mod bytes;
 mod classification;
 mod error;
+pub mod fields;
+pub mod flowvars;
 mod header;
 mod lexer;
 mod options;
 mod packet;
 mod payload;
+pub mod threshold;
 mod vars;
 
 #[cfg(test)]
@@ -34,7 +38,7 @@ pub use error::{ErrorKind, RuleError};
 pub use header::{Action, AddrSpec, AppProto, Header, IpNet, PortSpec, Proto, RejectTo};
 pub use options::Options;
 pub use packet::{Cmp, Flags, FlagsHow, Flow};
-pub use payload::{Content, FastPattern, Match, Pcre, PcreFlags};
+pub use payload::{Content, ContentVars, FastPattern, Match, Pcre, PcreFlags};
 pub use vars::Vars;
 
 /// Priority when neither `priority` nor a classtype gives one.

@@ -4,11 +4,15 @@
 //! rule as an unsupported keyword, so a rule is never loaded with part
 //! of its logic silently missing.
 
+use super::bytes::{self, ByteVars};
 use super::classification::Classifications;
 use super::error::RuleError;
+use super::fields::{self, Fragbits, StreamSize};
+use super::flowvars::{self, FlowbitsValue, VarOp};
 use super::lexer::{unescape_lenient, unquote, RawOption};
 use super::packet::{ip_proto_number, Cmp, Flags, Flow};
 use super::payload::{parse_content, parse_pcre, Content, FastPattern, Match};
+use super::threshold::{self, DetectionFilter, Threshold};
 
 /// Everything after the header.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -32,11 +36,68 @@ pub struct Options {
     pub ip_proto: Option<Cmp>,
     pub itype: Option<Cmp>,
     pub icode: Option<Cmp>,
+    pub seq: Option<Cmp>,
+    pub ack: Option<Cmp>,
+    pub window: Option<Cmp>,
+    /// IPv4 identification (`id`).
+    pub ip_id: Option<Cmp>,
+    pub fragbits: Option<Fragbits>,
+    /// The fragment offset field, in 8-byte units as on the wire.
+    pub fragoffset: Option<Cmp>,
+    /// Source and destination address are the same.
+    pub sameip: bool,
+    pub icmp_id: Option<Cmp>,
+    pub icmp_seq: Option<Cmp>,
+    /// `ipopts`: mask of options, any of which must be present.
+    pub ipopts: Option<u16>,
+    pub tcp_mss: Option<Cmp>,
+    pub stream_size: Option<StreamSize>,
+    /// `decode-event` / `stream-event`: full event names.
+    pub events: Vec<String>,
+    /// `flowbits`, `flowint`, `xbits`, in rule order.
+    pub vars: Vec<VarOp>,
+    /// Match and act, but log no alert.
+    pub noalert: bool,
+    /// `prefilter` was given: it only picks the prefilter keyword in
+    /// Suricata; our result is the same without it.
+    pub prefilter: bool,
+    pub threshold: Option<Threshold>,
+    pub detection_filter: Option<DetectionFilter>,
+    /// Names of `byte_extract`/`byte_math` variables, in rule order.
+    pub byte_vars: ByteVars,
 }
 
 impl Options {
+    /// A content position modifier: a number, or a byte variable.
+    fn content_num(&mut self, keyword: &str, value: &str) -> Result<(), String> {
+        let var = self.byte_vars.get(value.trim());
+        let c = self.last_content(keyword)?;
+        let (num, slot): (&mut Option<u32>, &mut Option<u8>) = match keyword {
+            "offset" => (&mut c.offset, &mut c.vars.offset),
+            "depth" => (&mut c.depth, &mut c.vars.depth),
+            _ => (&mut c.within, &mut c.vars.within),
+        };
+        if num.is_some() || slot.is_some() {
+            return Err(format!("'{keyword}' given twice"));
+        }
+        match var {
+            Some(v) => *slot = Some(v),
+            None => *num = Some(number(value)?),
+        }
+        Ok(())
+    }
+
+    /// The content a modifier applies to: the latest content, looking
+    /// past byte keywords (`isdataat:1,relative; distance:0;` modifies
+    /// the content before the isdataat, as in Suricata) but not past a
+    /// pcre.
     fn last_content(&mut self, keyword: &str) -> Result<&mut Content, String> {
-        match self.matches.last_mut() {
+        let latest = self
+            .matches
+            .iter_mut()
+            .rev()
+            .find(|m| matches!(m, Match::Content(_) | Match::Pcre(_)));
+        match latest {
             Some(Match::Content(c)) => Ok(c),
             _ => Err(format!("'{keyword}' needs a content before it")),
         }
@@ -74,7 +135,10 @@ impl From<String> for Apply {
 fn apply(o: &mut Options, opt: &RawOption<'_>, classes: &Classifications) -> Result<(), Apply> {
     let name = opt.name.as_str();
     // Keywords that take no value.
-    let flag_only = matches!(name, "nocase" | "startswith" | "endswith" | "rawbytes");
+    let flag_only = matches!(
+        name,
+        "nocase" | "startswith" | "endswith" | "rawbytes" | "sameip" | "noalert" | "prefilter"
+    );
     let value = match (opt.value, flag_only) {
         (Some(v), false) => v,
         (None, true) => "",
@@ -120,14 +184,19 @@ fn apply(o: &mut Options, opt: &RawOption<'_>, classes: &Classifications) -> Res
         "rawbytes" => {
             o.last_content(name)?;
         }
-        "depth" => set_num(&mut o.last_content(name)?.depth, value, name)?,
-        "offset" => set_num(&mut o.last_content(name)?.offset, value, name)?,
-        "within" => set_num(&mut o.last_content(name)?.within, value, name)?,
+        "depth" | "offset" | "within" => o.content_num(name, value)?,
         "distance" => {
+            let var = o.byte_vars.get(value.trim());
             let c = o.last_content(name)?;
-            let d: i32 = value.parse().map_err(|_| format!("bad number '{value}'"))?;
-            if c.distance.replace(d).is_some() {
+            if c.distance.is_some() || c.vars.distance.is_some() {
                 return Err("'distance' given twice".to_string().into());
+            }
+            match var {
+                Some(v) => c.vars.distance = Some(v),
+                None => {
+                    let d: i32 = value.parse().map_err(|_| format!("bad number '{value}'"))?;
+                    c.distance = Some(d);
+                }
             }
         }
         "fast_pattern" => {
@@ -144,6 +213,78 @@ fn apply(o: &mut Options, opt: &RawOption<'_>, classes: &Classifications) -> Res
         "ip_proto" => o.ip_proto = Some(Cmp::parse_with(value, 255, ip_proto_number)?),
         "itype" => o.itype = Some(Cmp::parse(value, 255)?),
         "icode" => o.icode = Some(Cmp::parse(value, 255)?),
+        _ => return apply_more(o, name, value),
+    }
+    Ok(())
+}
+
+/// The keywords added with the state, byte and header-field families.
+fn apply_more(o: &mut Options, name: &str, value: &str) -> Result<(), Apply> {
+    match name {
+        "tcp.flags" => o.flags = Some(Flags::parse(value)?),
+        "seq" => o.seq = Some(fields::parse_eq(value, u32::MAX)?),
+        "ack" => o.ack = Some(fields::parse_eq(value, u32::MAX)?),
+        "window" => o.window = Some(fields::parse_eq(value, 65535)?),
+        "id" => o.ip_id = Some(fields::parse_eq(value, 65535)?),
+        "fragbits" => o.fragbits = Some(Fragbits::parse(value)?),
+        "fragoffset" => o.fragoffset = Some(Cmp::parse(value, 8191)?),
+        "sameip" => o.sameip = true,
+        "icmp_id" => o.icmp_id = Some(fields::parse_eq(value, 65535)?),
+        "icmp_seq" => o.icmp_seq = Some(fields::parse_eq(value, 65535)?),
+        "ipopts" => o.ipopts = Some(fields::parse_ipopts(value)?),
+        "tcp.mss" => o.tcp_mss = Some(Cmp::parse(value, 65535)?),
+        "stream_size" => o.stream_size = Some(StreamSize::parse(value)?),
+        "decode-event" => o.events.push(fields::parse_event(value, "decoder.")?),
+        "stream-event" => o.events.push(fields::parse_event(value, "stream.")?),
+        "noalert" => o.noalert = true,
+        "prefilter" => o.prefilter = true,
+        "flowbits" => match flowvars::parse_flowbits(value)? {
+            FlowbitsValue::NoAlert => o.noalert = true,
+            FlowbitsValue::Op(b) => o.vars.push(VarOp::Bits(b)),
+        },
+        "flowint" => o.vars.push(VarOp::Int(flowvars::parse_flowint(value)?)),
+        "xbits" => o.vars.push(VarOp::Xbits(flowvars::parse_xbits(value)?)),
+        "threshold" => {
+            if o.threshold
+                .replace(threshold::parse_threshold(value)?)
+                .is_some()
+            {
+                return Err("'threshold' given twice".to_string().into());
+            }
+        }
+        "detection_filter" => {
+            let f = threshold::parse_detection_filter(value)?;
+            if o.detection_filter.replace(f).is_some() {
+                return Err("'detection_filter' given twice".to_string().into());
+            }
+        }
+        "byte_test" => {
+            let t = bytes::parse_byte_test(value, &o.byte_vars)?;
+            o.matches.push(Match::ByteTest(t));
+        }
+        "byte_jump" => {
+            let j = bytes::parse_byte_jump(value, &o.byte_vars)?;
+            o.matches.push(Match::ByteJump(j));
+        }
+        "byte_extract" => {
+            let e = bytes::parse_byte_extract(value, &mut o.byte_vars)?;
+            o.matches.push(Match::ByteExtract(e));
+        }
+        "byte_math" => {
+            let m = bytes::parse_byte_math(value, &mut o.byte_vars)?;
+            o.matches.push(Match::ByteMath(m));
+        }
+        "isdataat" => {
+            let d = bytes::parse_isdataat(value, &o.byte_vars)?;
+            o.matches.push(Match::IsDataAt(d));
+        }
+        "bsize" => {
+            // Suricata refuses bsize outside a sticky buffer, and we have
+            // none yet; the value is still checked so a bad one reads as
+            // such. Match::Bsize is ready for the sticky buffers.
+            bytes::parse_bsize(value)?;
+            return Err("bsize needs a sticky buffer".to_string().into());
+        }
         other => return Err(Apply::Unsupported(other.to_string())),
     }
     Ok(())
@@ -173,6 +314,31 @@ fn is_known(name: &str) -> bool {
             | "ip_proto"
             | "itype"
             | "icode"
+            | "tcp.flags"
+            | "seq"
+            | "ack"
+            | "window"
+            | "id"
+            | "fragbits"
+            | "fragoffset"
+            | "icmp_id"
+            | "icmp_seq"
+            | "ipopts"
+            | "tcp.mss"
+            | "stream_size"
+            | "decode-event"
+            | "stream-event"
+            | "flowbits"
+            | "flowint"
+            | "xbits"
+            | "threshold"
+            | "detection_filter"
+            | "byte_test"
+            | "byte_jump"
+            | "byte_extract"
+            | "byte_math"
+            | "isdataat"
+            | "bsize"
     )
 }
 
@@ -189,13 +355,6 @@ fn positive(v: &str) -> Result<u32, String> {
 
 fn set_once(slot: &mut bool, name: &str) -> Result<(), String> {
     if std::mem::replace(slot, true) {
-        return Err(format!("'{name}' given twice"));
-    }
-    Ok(())
-}
-
-fn set_num(slot: &mut Option<u32>, v: &str, name: &str) -> Result<(), String> {
-    if slot.replace(number(v)?).is_some() {
         return Err(format!("'{name}' given twice"));
     }
     Ok(())
@@ -231,13 +390,13 @@ fn check(o: &Options) -> Result<(), RuleError> {
     for m in &o.matches {
         let Match::Content(c) = m else { continue };
         let len = c.pattern.len();
-        if c.is_relative() && (c.offset.is_some() || c.depth.is_some()) {
+        if c.is_relative() && c.is_absolute() {
             return bad(
                 "offset/depth mixed with distance/within on one content".into(),
                 "depth",
             );
         }
-        if c.startswith && (c.offset.is_some() || c.depth.is_some() || c.is_relative()) {
+        if c.startswith && (c.is_absolute() || c.is_relative()) {
             return bad(
                 "startswith mixed with offset/depth/distance/within".into(),
                 "startswith",

@@ -53,6 +53,9 @@ impl Cmp {
             (Cmp::Lt, r)
         } else if let Some(r) = s.strip_prefix('>') {
             (Cmp::Gt, r)
+        } else if let Some(r) = s.strip_prefix("!=") {
+            // Suricata's integer keywords take `!=` as well as `!`.
+            (Cmp::Ne, r)
         } else if let Some(r) = s.strip_prefix('!') {
             (Cmp::Ne, r)
         } else if let Some(r) = s.strip_prefix('=') {
@@ -132,7 +135,8 @@ pub enum FlagsHow {
     All,
     /// `*`: any of these bits.
     Any,
-    /// `!`: none of these bits.
+    /// `!`: not all of these bits (Suricata's reading; with one bit,
+    /// simply "not set").
     None,
 }
 
@@ -143,7 +147,7 @@ impl Flags {
             FlagsHow::Exact => f == self.bits,
             FlagsHow::All => f & self.bits == self.bits,
             FlagsHow::Any => f & self.bits != 0,
-            FlagsHow::None => f & self.bits == 0,
+            FlagsHow::None => f & self.bits != self.bits,
         }
     }
 
@@ -254,6 +258,23 @@ mod tests {
         assert!(Cmp::parse("256", 255).is_err());
         let p = Cmp::parse_with("!tcp", 255, ip_proto_number).unwrap();
         assert_eq!(p, Cmp::Ne(6));
+    }
+
+    /// Regression: `itype: != 0` was refused (only `!0` was known).
+    #[test]
+    fn not_equal_spelled_with_equals() {
+        assert_eq!(Cmp::parse(" != 0", 255), Ok(Cmp::Ne(0)));
+        assert_eq!(Cmp::parse("!=7", 255), Ok(Cmp::Ne(7)));
+    }
+
+    /// Regression: `flags:!SA` refused a SYN alone; Suricata's `!`
+    /// matches unless all the listed bits are set.
+    #[test]
+    fn not_flags_means_not_all_of_them() {
+        let f = Flags::parse("!SA").unwrap();
+        assert!(f.matches(tf::SYN) && f.matches(0));
+        assert!(!f.matches(tf::SYN | tf::ACK));
+        assert!(!f.matches(tf::SYN | tf::ACK | tf::PSH));
     }
 
     #[test]

@@ -4,12 +4,21 @@
 //! match (`distance`, `within`, pcre `R`) is anchored to whatever matched
 //! just before it, content or pcre.
 
+use super::bytes::{ByteExtract, ByteJump, ByteMath, ByteTest, IsDataAt};
 use super::lexer::unquote;
+use super::packet::Cmp;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Match {
     Content(Content),
     Pcre(Pcre),
+    ByteTest(ByteTest),
+    ByteJump(ByteJump),
+    ByteExtract(ByteExtract),
+    ByteMath(ByteMath),
+    IsDataAt(IsDataAt),
+    /// `bsize`: the length of the whole buffer.
+    Bsize(Cmp),
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -30,11 +39,35 @@ pub struct Content {
     /// Must end at the end of the buffer.
     pub endswith: bool,
     pub fast_pattern: Option<FastPattern>,
+    /// Byte variables standing in for the numbers above; a variable
+    /// wins over the number in the same position.
+    pub vars: ContentVars,
+}
+
+/// Indices of `byte_extract`/`byte_math` variables a content uses for
+/// its position modifiers.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ContentVars {
+    pub offset: Option<u8>,
+    pub depth: Option<u8>,
+    pub distance: Option<u8>,
+    pub within: Option<u8>,
 }
 
 impl Content {
     pub fn is_relative(&self) -> bool {
-        self.distance.is_some() || self.within.is_some()
+        self.distance.is_some()
+            || self.within.is_some()
+            || self.vars.distance.is_some()
+            || self.vars.within.is_some()
+    }
+
+    /// Whether offset or depth is given (as a number or a variable).
+    pub fn is_absolute(&self) -> bool {
+        self.offset.is_some()
+            || self.depth.is_some()
+            || self.vars.offset.is_some()
+            || self.vars.depth.is_some()
     }
 
     /// The bytes this content contributes to the prefilter.

@@ -253,3 +253,31 @@ fn mutated_rules_do_not_panic() {
         }
     }
 }
+
+/// Regression (ET Open sids 2015044, 2026879): a content modifier after
+/// `isdataat` applies to the content before it, instead of failing the
+/// rule; a pcre in between still stops it.
+#[test]
+fn content_modifier_after_isdataat() {
+    let r = parse(
+        r#"alert tcp any any -> any any (content:"a"; content:"b"; isdataat:5,relative; distance:0; nocase; sid:1;)"#,
+    )
+    .unwrap();
+    let Match::Content(c) = &r.options.matches[1] else {
+        panic!("content expected")
+    };
+    assert!(c.nocase && c.distance == Some(0));
+    assert!(matches!(r.options.matches[2], Match::IsDataAt(_)));
+    let e = err(r#"alert tcp any any -> any any (content:"a"; pcre:"/b/"; nocase; sid:1;)"#);
+    assert!(e.contains("needs a content"), "{e}");
+}
+
+/// Regression (ET Open sid 2017614): byte_extract names may hold dots.
+#[test]
+fn byte_variable_names_with_dots() {
+    let r = parse(
+        "alert tcp any any -> any any (byte_extract:2,2,kelihos.p2p; \
+         byte_test:2,!=,kelihos.p2p,0; sid:1;)",
+    );
+    assert!(r.is_ok(), "{r:?}");
+}
