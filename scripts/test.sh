@@ -24,6 +24,7 @@ if ! command -v cargo >/dev/null 2>&1 && [[ -r $HOME/.cargo/env ]]; then
 fi
 
 failed=()
+passed=0
 # step NAME CMD...: run one step, remember it if it fails.
 step() {
     local name=$1 start=$SECONDS rc=0
@@ -34,6 +35,7 @@ step() {
         failed+=("$name")
         echo "==> $name: FAILED (exit $rc, $((SECONDS - start))s)"
     else
+        passed=$((passed + 1))
         echo "==> $name: ok ($((SECONDS - start))s)"
     fi
 }
@@ -53,8 +55,10 @@ else
     echo "==> conformance: skipped (no ../shared/conformance)"
 fi
 
+# The last line counts steps, in the form CI summaries read.
 if ((${#failed[@]})); then
-    echo "test.sh: FAILED: ${failed[*]}"
+    echo "test.sh: failed steps: ${failed[*]}"
+    echo "steps: $passed passed, ${#failed[@]} failed"
     exit 1
 fi
-echo "test.sh: all steps passed"
+echo "steps: $passed passed, 0 failed"
