@@ -228,6 +228,7 @@ fn prepare(
         &rules,
     )?;
     let loaded = config::load_rules(&rules, &vars, &classes)?;
+    config::require_rules(&loaded)?;
     let failed = loaded.errors.len();
     let n = loaded.rules.len();
     let detector = Detector::build(loaded.rules)

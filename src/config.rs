@@ -152,7 +152,9 @@ pub fn classifications(
     }
 }
 
-/// Loads rules, printing each failure; refuses when none loaded.
+/// Loads rules, printing each failure. A rule file that cannot be read
+/// is an error; rules that fail are not (the caller decides whether a
+/// set with no rule left is usable).
 pub fn load_rules(
     paths: &[PathBuf],
     vars: &Vars,
@@ -170,7 +172,7 @@ pub fn load_rules(
     for e in &loaded.errors {
         eprintln!("{e}");
     }
-    if loaded.rules.is_empty() {
+    if loaded.rules.is_empty() && !loaded.unreadable.is_empty() {
         return Err(ConfigError(format!(
             "no rule loaded ({} failed, {} files unreadable)",
             loaded.errors.len(),
@@ -178,6 +180,17 @@ pub fn load_rules(
         )));
     }
     Ok(loaded)
+}
+
+/// Live mode has nothing to enforce without a rule.
+pub fn require_rules(loaded: &Loaded) -> Result<(), ConfigError> {
+    if loaded.rules.is_empty() {
+        return Err(ConfigError(format!(
+            "no rule loaded ({} failed)",
+            loaded.errors.len()
+        )));
+    }
+    Ok(())
 }
 
 /// Reads a Suricata threshold.config (suppress addresses may use the
