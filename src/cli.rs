@@ -240,7 +240,7 @@ fn prepare(
         .unwrap_or_else(|| default_eve.to_path_buf());
     let eve = EveWriter::open(&eve_path, true)
         .map_err(|e| ConfigError(format!("{}: {e}", eve_path.display())))?;
-    let engine = Engine::new(config::engine(&file, mode), detector);
+    let engine = Engine::new(config::engine(&file, mode)?, detector);
     Ok(Prepared {
         engine,
         eve,

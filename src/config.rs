@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use crate::engine::{EngineConfig, Mode};
+use crate::engine::{EngineConfig, ExceptionPolicy, Mode};
 use crate::rules::threshold::ConfigEntry;
 use crate::rules::{self, Classifications, Loaded, Vars};
 
@@ -29,6 +29,9 @@ pub struct File {
     pub stream: Option<StreamSection>,
     /// IPS: seconds to cut off a host whose packet was blocked (0: off).
     pub isolate_secs: Option<u64>,
+    /// What a packet a cap refused gets (Suricata's names: auto,
+    /// drop-flow, drop-packet, pass-flow, pass-packet, bypass, ignore).
+    pub exception_policy: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, clap::ValueEnum)]
@@ -213,9 +216,19 @@ pub fn load_threshold_config(path: &Path, vars: &Vars) -> Result<Vec<ConfigEntry
     Ok(parsed.entries)
 }
 
-/// Engine settings from the file's sections.
-pub fn engine(file: &File, mode: Mode) -> EngineConfig {
+/// Engine settings from the file's sections, for live mode.
+pub fn engine(file: &File, mode: Mode) -> Result<EngineConfig, ConfigError> {
+    let exception_policy = match &file.exception_policy {
+        None => ExceptionPolicy::Auto,
+        Some(p) => ExceptionPolicy::parse(p).ok_or_else(|| {
+            ConfigError(format!(
+                "exception-policy '{p}': expected auto, drop-flow, drop-packet, \
+                 pass-flow, pass-packet, bypass or ignore"
+            ))
+        })?,
+    };
     let mut cfg = EngineConfig {
+        exception_policy,
         mode,
         isolate_secs: file.isolate_secs.unwrap_or(0),
         idle_flush_secs: 1,
@@ -246,7 +259,7 @@ pub fn engine(file: &File, mode: Mode) -> EngineConfig {
             cfg.stream.memcap = m;
         }
     }
-    cfg
+    Ok(cfg)
 }
 
 /// Device names the kernel accepts: 1 to 15 bytes, no '/' or whitespace.
@@ -295,7 +308,7 @@ mod tests {
         .expect("valid config");
         assert_eq!(f.mode, Some(ModeName::Ids));
         assert_eq!(f.device.len(), 2);
-        let e = engine(&f, Mode::Ids);
+        let e = engine(&f, Mode::Ids).expect("valid");
         assert_eq!((e.flow_cap, e.stream.depth), (100, 0));
     }
 

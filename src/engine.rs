@@ -79,6 +79,9 @@ pub struct EngineConfig {
     pub host_os_policy: PolicyTable,
     /// Defragmentation caps and timeout.
     pub defrag: DefragConfig,
+    /// What to do when a stream or defragmentation cap refuses a
+    /// packet's bytes (Suricata's `exception-policy`).
+    pub exception_policy: ExceptionPolicy,
     /// IDS: acknowledged stream bytes still waiting for a packet of
     /// their own direction are inspected once the flow has been quiet
     /// this long (0: only when the flow ends). Live mode sets it, so a
@@ -101,6 +104,50 @@ impl Default for EngineConfig {
             host_os_policy: PolicyTable::default(),
             defrag: DefragConfig::default(),
             idle_flush_secs: 0,
+            exception_policy: ExceptionPolicy::Auto,
+        }
+    }
+}
+
+/// What happens to a packet whose bytes a cap refused, with Suricata's
+/// `exception-policy` names. `auto` is `drop-flow` in IPS mode (what
+/// cannot be inspected does not pass) and `ignore` in IDS mode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExceptionPolicy {
+    Auto,
+    /// Drop the packet and the rest of its flow.
+    DropFlow,
+    /// Drop the packet only.
+    DropPacket,
+    /// Stop inspecting the flow; forward it.
+    PassFlow,
+    /// Forward the packet, inspected as a packet only.
+    PassPacket,
+    /// As pass-flow (there is no hardware to bypass to).
+    Bypass,
+    /// Carry on as if nothing happened.
+    Ignore,
+}
+
+impl ExceptionPolicy {
+    pub fn parse(s: &str) -> Option<ExceptionPolicy> {
+        Some(match s {
+            "auto" => ExceptionPolicy::Auto,
+            "drop-flow" => ExceptionPolicy::DropFlow,
+            "drop-packet" => ExceptionPolicy::DropPacket,
+            "pass-flow" => ExceptionPolicy::PassFlow,
+            "pass-packet" => ExceptionPolicy::PassPacket,
+            "bypass" => ExceptionPolicy::Bypass,
+            "ignore" => ExceptionPolicy::Ignore,
+            _ => return None,
+        })
+    }
+
+    fn resolve(self, mode: Mode) -> ExceptionPolicy {
+        match (self, mode) {
+            (ExceptionPolicy::Auto, Mode::Ips) => ExceptionPolicy::DropFlow,
+            (ExceptionPolicy::Auto, Mode::Ids) => ExceptionPolicy::Ignore,
+            (p, _) => p,
         }
     }
 }
@@ -127,6 +174,8 @@ pub struct Stats {
     pub stream_events: BTreeMap<&'static str, u64>,
     /// Segments rewritten inline to the bytes already accepted.
     pub rewritten: u64,
+    /// Packets a cap refused, handed to the exception policy.
+    pub exception_policy_hits: u64,
 }
 
 /// Where a frame came from.
@@ -365,6 +414,9 @@ impl Engine {
         if pkt.anomaly.is_some() || tracked.discard.is_some() {
             verdict = self.enforce(Verdict::Drop);
         }
+        if tracked.over_cap && verdict == Verdict::Forward {
+            verdict = self.exception(slot);
+        }
         if verdict == Verdict::Drop {
             self.flows.hold(slot);
             self.isolate(pkt, meta.ts);
@@ -405,6 +457,14 @@ impl Engine {
             // malformed fragment; what cannot be inspected whole does
             // not go on inline. (NotFragment cannot happen here: only
             // fragments are passed in.)
+            // A cap refused it: the exception policy says what happens.
+            Outcome::Refused(r) if r.is_limit() => {
+                self.stats.exception_policy_hits += 1;
+                return match self.cfg.exception_policy.resolve(self.cfg.mode) {
+                    ExceptionPolicy::DropFlow | ExceptionPolicy::DropPacket => Verdict::Drop,
+                    _ => Verdict::Forward,
+                };
+            }
             Outcome::Held | Outcome::Refused(_) | Outcome::NotFragment => {
                 return self.enforce(Verdict::Drop)
             }
@@ -420,6 +480,29 @@ impl Engine {
             out.replace = Some(frame);
         }
         verdict
+    }
+
+    /// Applies the exception policy to a packet a cap refused.
+    fn exception(&mut self, slot: u32) -> Verdict {
+        self.stats.exception_policy_hits += 1;
+        let policy = self.cfg.exception_policy.resolve(self.cfg.mode);
+        let Some(flow) = self.flows.get_mut(slot) else {
+            return Verdict::Drop;
+        };
+        match policy {
+            ExceptionPolicy::DropFlow => {
+                flow.action = FlowAction::Drop;
+                Verdict::Drop
+            }
+            ExceptionPolicy::DropPacket => Verdict::Drop,
+            ExceptionPolicy::PassFlow | ExceptionPolicy::Bypass => {
+                flow.action = FlowAction::Pass;
+                Verdict::Forward
+            }
+            ExceptionPolicy::PassPacket | ExceptionPolicy::Ignore | ExceptionPolicy::Auto => {
+                Verdict::Forward
+            }
+        }
     }
 
     /// Finds or makes the packet's flow; `None` when the table is full
@@ -650,6 +733,7 @@ impl Engine {
                 "memcap_hits": self.mem.memcap_hits,
                 "events": s.stream_events,
                 "rewritten": s.rewritten,
+                "exception_policy_hits": s.exception_policy_hits,
             },
         });
         Event::Stats(Box::new(eve::StatsEvent {

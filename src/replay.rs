@@ -229,6 +229,10 @@ pub fn engine_config(opts: &ReplayOpts) -> Result<(EngineConfig, Settings), Repl
             "threshold-file" => {
                 settings.threshold_file.get_or_insert_with(|| value.into());
             }
+            "exception-policy" | "stream.reassembly.memcap-policy" | "defrag.memcap-policy" => {
+                cfg.exception_policy = crate::engine::ExceptionPolicy::parse(value)
+                    .ok_or_else(|| bad("not a policy"))?;
+            }
             k if k.starts_with("host-os-policy.") => {
                 let name = &k["host-os-policy.".len()..];
                 cfg.host_os_policy.add(name, value).map_err(|e| bad(&e))?;

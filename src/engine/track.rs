@@ -20,6 +20,9 @@ pub enum Discard {
     OutOfWindow,
     /// A checksum is wrong (RFC 793 3.1, RFC 791 3.1).
     BadChecksum,
+    /// Its timestamp is older than one already seen from the same side
+    /// (PAWS, RFC 7323 5.3).
+    Paws,
 }
 
 impl Discard {
@@ -28,6 +31,7 @@ impl Discard {
             Discard::TtlExpires => "ttl_expires_before_target",
             Discard::OutOfWindow => "outside_window",
             Discard::BadChecksum => "invalid_checksum",
+            Discard::Paws => "pkt_invalid_timestamp",
         }
     }
 }
@@ -44,6 +48,8 @@ pub struct Tracked {
     pub rewritten: bool,
     /// Its bytes overlapped held ones with different values.
     pub conflict: bool,
+    /// A stream cap refused its bytes; the exception policy decides.
+    pub over_cap: bool,
     pub discard: Option<Discard>,
 }
 
@@ -84,6 +90,10 @@ pub fn segment(
         out.discard = Some(Discard::OutOfWindow);
         return out;
     }
+    if stale_timestamp(flow, dir, t) {
+        out.discard = Some(Discard::Paws);
+        return out;
+    }
     flow.tcp.update(dir, t, pkt.payload.len());
 
     // Data on a RST is not delivered to the application (RFC 793 3.4),
@@ -103,16 +113,40 @@ pub fn segment(
     let s = &mut flow.dirs[d].stream;
     s.start(base);
     let mut range = None;
+    let skip = flow.urgent_skipped[d] as usize;
     if takes_data {
         payload.clear();
         payload.extend_from_slice(pkt.payload);
         // RFC 793 3.3: a SYN takes the first sequence number, so data
-        // it carries starts one later.
-        let first = seq(t.seq) + usize::from(t.flags & F::SYN != 0);
-        let ins = s.insert(cfg, mem, policy, inline, first, payload);
+        // it carries starts one later. Urgent bytes taken out of band
+        // earlier shift the rest of the stream back.
+        let first = seq(t.seq) + usize::from(t.flags & F::SYN != 0) - skip;
+        let urgent = urgent_byte(t, payload.len());
+        let ins = match urgent {
+            None => s.insert(cfg, mem, policy, inline, first, payload),
+            Some(k) => {
+                // RFC 6093: a receiver without SO_OOBINLINE (the default)
+                // takes the byte before the urgent pointer out of band;
+                // the application reads the stream without it.
+                let (head, tail) = payload.split_at_mut(k);
+                let a = s.insert(cfg, mem, policy, inline, first, head);
+                let b = s.insert(cfg, mem, policy, inline, first + k, &mut tail[1..]);
+                flow.urgent_skipped[d] += 1;
+                crate::stream::Inserted {
+                    conflict: a.conflict || b.conflict,
+                    rewritten: a.rewritten || b.rewritten,
+                    over_cap: a.over_cap || b.over_cap,
+                    past_depth: a.past_depth || b.past_depth,
+                    offset: a.offset,
+                }
+            }
+        };
         out.conflict = ins.conflict;
-        out.rewritten = ins.rewritten;
+        // Inline, the urgent byte stays in the forwarded packet; the
+        // receiver drops it itself. A rewrite would have to keep it.
+        out.rewritten = ins.rewritten && urgent.is_none();
         out.stream_added = !ins.over_cap;
+        out.over_cap = ins.over_cap;
         range = Some((ins.offset, ins.offset + payload.len() as u64));
     }
 
@@ -131,12 +165,69 @@ pub fn segment(
     } else {
         // Only acknowledged bytes are final at the receiver; any packet
         // of this direction is the moment to look at them.
-        match acked.and_then(|a| s.offset_of(a)) {
+        match acked.and_then(|a| s.offset_of(a - skip)) {
             Some(limit) => s.deliver(cfg, mem, Some(limit)),
             None => None,
         }
     };
     out
+}
+
+/// Where in a segment's payload its urgent byte is (the byte before
+/// the urgent pointer), if it has one there.
+fn urgent_byte(t: &crate::decode::Tcp<'_>, len: usize) -> Option<usize> {
+    if t.flags & F::URG == 0 || t.urgent == 0 {
+        return None;
+    }
+    let k = usize::from(t.urgent) - 1;
+    (k < len).then_some(k)
+}
+
+/// PAWS (RFC 7323 5.3): once both ends sent timestamps in their SYNs, a
+/// segment whose TSval is older than the newest from its sender is
+/// dropped by the receiver. Records the newest otherwise.
+fn stale_timestamp(flow: &mut Flow, dir: Dir, t: &crate::decode::Tcp<'_>) -> bool {
+    let d = dir.index();
+    let ts = timestamp(t.header);
+    if t.flags & F::SYN != 0 {
+        flow.ts_on[d] = ts.is_some();
+    }
+    let (Some(v), true) = (ts, flow.ts_on[0] && flow.ts_on[1]) else {
+        return false;
+    };
+    // A RST is not subject to PAWS.
+    if t.flags & F::RST != 0 {
+        return false;
+    }
+    match flow.ts_newest[d] {
+        Some(last) if (v.wrapping_sub(last) as i32) < 0 => true,
+        _ => {
+            flow.ts_newest[d] = Some(v);
+            false
+        }
+    }
+}
+
+/// The TSval of a timestamp option (RFC 7323 3), if present.
+fn timestamp(header: &[u8]) -> Option<u32> {
+    let mut opts = header.get(20..)?;
+    while let [kind, rest @ ..] = opts {
+        match kind {
+            0 => return None,
+            1 => opts = rest,
+            _ => {
+                let len = usize::from(*rest.first()?);
+                if len < 2 || opts.len() < len {
+                    return None;
+                }
+                if *kind == 8 && len == 10 {
+                    return Some(u32::from_be_bytes([opts[2], opts[3], opts[4], opts[5]]));
+                }
+                opts = &opts[len..];
+            }
+        }
+    }
+    None
 }
 
 /// Routers between us and a host, from the TTL its packets arrive

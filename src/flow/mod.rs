@@ -143,6 +143,12 @@ pub struct Flow {
     pub ttl: [Option<u8>; 2],
     /// TCP window scale each side offered in its SYN.
     pub wscale: [Option<u8>; 2],
+    /// Each side sent a timestamp option in its SYN.
+    pub ts_on: [bool; 2],
+    /// The newest TSval from each side.
+    pub ts_newest: [Option<u32>; 2],
+    /// Urgent bytes each side's receiver took out of band.
+    pub urgent_skipped: [u32; 2],
     /// Flowbits and flowints: one set per flow, both directions.
     pub vars: FlowVars,
 }
@@ -181,6 +187,9 @@ impl Flow {
             dirs: Default::default(),
             ttl: [None; 2],
             wscale: [None; 2],
+            ts_on: [false; 2],
+            ts_newest: [None; 2],
+            urgent_skipped: [0; 2],
             vars: FlowVars::default(),
         }
     }

@@ -58,6 +58,8 @@ pub struct TcpTrack {
     /// The handshake completed at some point (the state may since have
     /// moved on to closing or closed).
     pub was_established: bool,
+    /// RSTs a receiver would not act on (not at its next sequence number).
+    pub rst_ignored: u32,
 }
 
 /// Signed distance `a - b` in sequence space.
@@ -88,7 +90,18 @@ impl TcpTrack {
         let d = dir.index();
 
         if t.flags & F::RST != 0 {
-            self.state = TcpState::Closed;
+            // RFC 5961 3.2: a receiver resets only when the RST sits
+            // exactly at the next sequence number it expects; anywhere
+            // else in the window it answers with a challenge ACK and
+            // keeps the connection. An RST we believed would let the
+            // rest of the stream through uninspected.
+            let expected = [self.dirs[d ^ 1].ack, self.dirs[d].next];
+            let exact = expected.iter().flatten().any(|e| *e == s);
+            if exact || expected.iter().all(Option::is_none) || !self.was_established {
+                self.state = TcpState::Closed;
+            } else {
+                self.rst_ignored += 1;
+            }
             return;
         }
         if syn {
@@ -213,6 +226,21 @@ mod tests {
         // u32::MAX - 1 + 10 wraps to 8.
         assert_eq!(t.dirs[0].next, Some(seq(8)));
         assert!(seq_diff(seq(8), seq(u32::MAX - 1)) == 10);
+    }
+
+    /// Evasion matrix form rst-in-window: a RST inside the window but
+    /// not at the next sequence number changes nothing at a receiver.
+    #[test]
+    fn rst_not_at_the_next_sequence_number_is_ignored() {
+        let mut t = TcpTrack::default();
+        t.update(Dir::ToServer, &seg(F::SYN, 100, 0), 0);
+        t.update(Dir::ToClient, &seg(F::SYN | F::ACK, 500, 101), 0);
+        t.update(Dir::ToServer, &seg(F::ACK, 101, 501), 0);
+        t.update(Dir::ToServer, &seg(F::RST, 1101, 0), 0);
+        assert!(t.established());
+        assert_eq!(t.rst_ignored, 1);
+        t.update(Dir::ToServer, &seg(F::RST, 101, 0), 0);
+        assert_eq!(t.state, TcpState::Closed);
     }
 
     #[test]

@@ -146,9 +146,10 @@ impl StreamDir {
         u64::try_from(off).ok()
     }
 
-    /// Inserts a segment's payload. With `inline`, bytes already held
-    /// win over the new ones and `payload` is rewritten to match;
-    /// otherwise `policy` decides per overlap.
+    /// Inserts a segment's payload. Against bytes already delivered the
+    /// first copy stands (and with `inline`, `payload` is rewritten to
+    /// it); against bytes still held, `policy` decides per overlap, and
+    /// with `inline` a losing new copy is rewritten too.
     pub fn insert(
         &mut self,
         cfg: &StreamConfig,
@@ -256,7 +257,11 @@ impl StreamDir {
                 continue;
             }
             out.conflict = true;
-            if !inline && policy.new_wins((off, end), old_range) {
+            // Held bytes were forwarded already: the receiver chooses
+            // between the copies by its own policy, so we follow it too.
+            // Where it keeps the old copy, inline rewrites the new one to
+            // match, so both copies it gets agree.
+            if policy.new_wins((off, end), old_range) {
                 old.copy_from_slice(new);
             } else {
                 new.copy_from_slice(old);

@@ -165,13 +165,31 @@ fn inline_keeps_the_accepted_copy_and_rewrites_the_packet() {
     let r = d.insert(&c, &mut m, Policy::Last, true, seq(0), &mut b);
     assert!(r.conflict && r.rewritten);
     assert_eq!(b, b"GOOD");
-    // Against held (out-of-order) bytes.
+    // Against held (out-of-order, already forwarded) bytes the
+    // receiver's policy decides; where it keeps the old copy, the new
+    // one is rewritten to match.
     let mut x = b"late".to_vec();
-    d.insert(&c, &mut m, Policy::Last, true, seq(10), &mut x);
+    d.insert(&c, &mut m, Policy::First, true, seq(10), &mut x);
     let mut y = b"LATE!".to_vec();
-    let r = d.insert(&c, &mut m, Policy::Last, true, seq(10), &mut y);
+    let r = d.insert(&c, &mut m, Policy::First, true, seq(10), &mut y);
     assert!(r.rewritten);
     assert_eq!(y, b"late!");
+}
+
+/// Evasion matrix form overlap-junk-first: junk out of order, then the
+/// whole stream in order over it. A receiver that prefers the segment
+/// starting earlier (bsd, linux) reads the in-order copy; so do we,
+/// inline too, and nothing is rewritten.
+#[test]
+fn inline_follows_the_policy_against_held_bytes() {
+    let (mut d, c, mut m) = dir(0);
+    let mut junk = b"JUNK".to_vec();
+    d.insert(&c, &mut m, Policy::Bsd, true, seq(4), &mut junk);
+    let mut real = b"xxxxEVIL".to_vec();
+    let r = d.insert(&c, &mut m, Policy::Bsd, true, seq(0), &mut real);
+    assert!(r.conflict && !r.rewritten);
+    d.deliver(&c, &mut m, None);
+    assert_eq!(d.window(), b"xxxxEVIL");
 }
 
 #[test]
