@@ -145,6 +145,8 @@ pub struct Flow {
     pub wscale: [Option<u8>; 2],
     /// Flowbits and flowints: one set per flow, both directions.
     pub vars: FlowVars,
+    /// TCP: the application layer, made when stream bytes first arrive.
+    pub app: Option<Box<crate::engine::app::FlowApp>>,
 }
 
 impl Flow {
@@ -182,6 +184,7 @@ impl Flow {
             ttl: [None; 2],
             wscale: [None; 2],
             vars: FlowVars::default(),
+            app: None,
         }
     }
 

@@ -61,24 +61,31 @@ fn protocols() {
         let r = parse(&format!("alert {p} any any -> any any (sid:1;)")).unwrap();
         assert_eq!(r.header.proto, want);
     }
-    let e = parse("alert dns any any -> any any (sid:7;)").unwrap_err();
+    // Protocols we detect load; others, and HTTP buffers on another
+    // app protocol, do not.
+    for p in ["http", "http1", "dns", "tls", "ssh", "ftp", "smtp"] {
+        assert!(parse(&format!("alert {p} any any -> any any (sid:7;)")).is_ok());
+    }
+    let e = parse("alert smb any any -> any any (sid:7;)").unwrap_err();
     assert_eq!(e.kind, ErrorKind::UnsupportedProtocol);
-    assert_eq!(e.to_string(), "sid 7: unsupported protocol 'dns'");
+    assert_eq!(e.to_string(), "sid 7: unsupported protocol 'smb'");
+    let e = parse("alert tls any any -> any any (http.uri; content:\"a\"; sid:7;)");
+    assert_eq!(e.map_err(|e| e.kind), Err(ErrorKind::UnsupportedProtocol));
 }
 
 #[test]
 fn error_messages() {
     assert_eq!(
-        err("alert tcp any any -> any any (content:\"a\"; http_uri; sid:5;)"),
-        "sid 5: unsupported keyword 'http_uri'"
+        err("alert tcp any any -> any any (content:\"a\"; http_nope; sid:5;)"),
+        "sid 5: unsupported keyword 'http_nope'"
     );
     assert_eq!(
-        err("alert tcp any any -> any any (content:\"a\"; http_uri;)"),
-        "unsupported keyword 'http_uri'"
+        err("alert tcp any any -> any any (content:\"a\"; http_nope;)"),
+        "unsupported keyword 'http_nope'"
     );
     assert_eq!(
-        err("alert tcp any any -> any any (pcre:\"/a/U\"; sid:5;)"),
-        "sid 5: unsupported keyword 'pcre/U'"
+        err("alert tcp any any -> any any (pcre:\"/a/B\"; sid:5;)"),
+        "sid 5: unsupported keyword 'pcre/B'"
     );
     assert_eq!(
         err("alert tcp any any -> any any (content:\"abc\"; depth:2; sid:5;)"),
