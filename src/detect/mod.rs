@@ -41,6 +41,8 @@ pub mod threshold;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
+mod tests_http;
+#[cfg(test)]
 mod tests_kw;
 
 use std::sync::atomic::{AtomicU64, Ordering};

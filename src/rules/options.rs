@@ -108,6 +108,16 @@ impl Options {
         }
     }
 
+    /// The list a relative keyword without a buffer of its own goes to:
+    /// after a legacy-modified content that is the content's buffer, as
+    /// in Suricata (`content:"a"; http_uri; pcre:"/b/R";` reads the URI).
+    fn relative_list(&mut self, relative: bool) -> &mut Vec<Match> {
+        match (self.cursor, self.last_at) {
+            (None, Some(i)) if relative => &mut self.buffers[i].matches,
+            _ => self.current(),
+        }
+    }
+
     /// Appends a content or pcre to the current list.
     fn push_anchor(&mut self, m: Match) {
         self.last_at = self.cursor;
@@ -251,11 +261,15 @@ fn apply(o: &mut Options, opt: &RawOption<'_>, classes: &Classifications) -> Res
             o.last_at = Some(i);
         }
         "pcre" => match parse_pcre(value) {
-            Ok(p) => match p.flags.buffer {
+            Ok(mut p) => match p.flags.buffer.take() {
+                // The flag is spent once the pcre sits in its buffer.
                 Some(buf) => {
                     let i = o.plain_buffer(buf);
                     o.buffers[i].matches.push(Match::Pcre(p));
                     o.last_at = Some(i);
+                }
+                None if p.flags.relative && o.cursor.is_none() => {
+                    o.relative_list(true).push(Match::Pcre(p));
                 }
                 None => o.push_anchor(Match::Pcre(p)),
             },
@@ -384,23 +398,23 @@ fn apply_more(o: &mut Options, name: &str, value: &str) -> Result<(), Apply> {
         }
         "byte_test" => {
             let t = bytes::parse_byte_test(value, &o.byte_vars)?;
-            o.current().push(Match::ByteTest(t));
+            o.relative_list(t.ex.relative).push(Match::ByteTest(t));
         }
         "byte_jump" => {
             let j = bytes::parse_byte_jump(value, &o.byte_vars)?;
-            o.current().push(Match::ByteJump(j));
+            o.relative_list(j.ex.relative).push(Match::ByteJump(j));
         }
         "byte_extract" => {
             let e = bytes::parse_byte_extract(value, &mut o.byte_vars)?;
-            o.current().push(Match::ByteExtract(e));
+            o.relative_list(e.ex.relative).push(Match::ByteExtract(e));
         }
         "byte_math" => {
             let m = bytes::parse_byte_math(value, &mut o.byte_vars)?;
-            o.current().push(Match::ByteMath(m));
+            o.relative_list(m.ex.relative).push(Match::ByteMath(m));
         }
         "isdataat" => {
             let d = bytes::parse_isdataat(value, &o.byte_vars)?;
-            o.current().push(Match::IsDataAt(d));
+            o.relative_list(d.relative).push(Match::IsDataAt(d));
         }
         "bsize" => {
             // As in Suricata, bsize only means something on a buffer.

@@ -288,3 +288,78 @@ fn byte_variable_names_with_dots() {
     );
     assert!(r.is_ok(), "{r:?}");
 }
+
+/// The HTTP buffer lists of a rule, for comparing spellings.
+fn buffers(text: &str) -> Vec<buffers::BufMatch> {
+    let r = parse(text).unwrap_or_else(|e| panic!("{text}: {e}"));
+    assert!(r.options.matches.is_empty(), "{text}: stream content left");
+    r.options.buffers
+}
+
+#[test]
+fn sticky_and_legacy_forms_agree() {
+    let pairs = [
+        (
+            r#"alert http any any -> any any (http.uri; content:"/a"; content:"b"; distance:0; sid:1;)"#,
+            r#"alert http any any -> any any (content:"/a"; http_uri; content:"b"; http_uri; distance:0; sid:1;)"#,
+        ),
+        (
+            r#"alert http any any -> any any (http.uri; content:"/a"; sid:1;)"#,
+            r#"alert http any any -> any any (uricontent:"/a"; sid:1;)"#,
+        ),
+        (
+            r#"alert http any any -> any any (http.header; content:"X"; nocase; sid:1;)"#,
+            r#"alert http any any -> any any (content:"X"; nocase; http_header; sid:1;)"#,
+        ),
+        (
+            r#"alert http any any -> any any (http.request_body; content:"p"; sid:1;)"#,
+            r#"alert http any any -> any any (content:"p"; http_client_body; sid:1;)"#,
+        ),
+        (
+            r#"alert http any any -> any any (http.user_agent; pcre:"/x/i"; sid:1;)"#,
+            r#"alert http any any -> any any (pcre:"/x/Vi"; sid:1;)"#,
+        ),
+        (
+            r#"alert http any any -> any any (http.uri; content:"a"; pcre:"/b/R"; sid:1;)"#,
+            r#"alert http any any -> any any (content:"a"; http_uri; pcre:"/b/R"; sid:1;)"#,
+        ),
+        (
+            r#"alert http any any -> any any (http.uri.raw; bsize:<5; sid:1;)"#,
+            r#"alert http any any -> any any (urilen:<5,raw; sid:1;)"#,
+        ),
+    ];
+    for (sticky, legacy) in pairs {
+        assert_eq!(buffers(sticky), buffers(legacy), "{legacy}");
+    }
+}
+
+#[test]
+fn buffer_keyword_errors() {
+    let cases = [
+        // A transform after the buffer's matches has nothing to apply to.
+        r#"alert http any any -> any any (http.uri; content:"a"; to_lowercase; sid:1;)"#,
+        r#"alert http any any -> any any (to_lowercase; content:"a"; sid:1;)"#,
+        r#"alert http any any -> any any (bsize:3; sid:1;)"#,
+        r#"alert http any any -> any any (http_uri; sid:1;)"#,
+        r#"alert http any any -> any any (http.uri; content:"a"; http_uri; sid:1;)"#,
+        r#"alert http any any -> any any (urilen:5,wat; sid:1;)"#,
+        r#"alert http any any -> any any (pcre:"/a/UH"; sid:1;)"#,
+    ];
+    for text in cases {
+        let e = parse(text).expect_err(text);
+        assert_eq!(e.kind, ErrorKind::Malformed, "{text}");
+    }
+    let e = parse(r#"alert http any any -> any any (app-layer-event:http.nope; sid:1;)"#);
+    assert_eq!(e.map_err(|e| e.kind), Err(ErrorKind::UnsupportedKeyword));
+    let r = parse(
+        r#"alert http any any -> any any (app-layer-protocol:!tls; app-layer-event:http.request_chunk_extension; http.host; dotprefix; to_lowercase; content:".x"; endswith; sid:1;)"#,
+    )
+    .unwrap();
+    assert_eq!(r.options.app_layer_protocol, Some((true, "tls".into())));
+    assert_eq!(r.options.app_events, vec!["http.request_chunk_extension"]);
+    use buffers::Transform::*;
+    assert_eq!(
+        r.options.buffers[0].transforms,
+        vec![DotPrefix, ToLowercase]
+    );
+}
