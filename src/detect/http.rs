@@ -145,6 +145,13 @@ impl TxRules {
         self.rules.is_empty()
     }
 
+    /// (patterns, bytes) of the buffer prefilters, for build statistics.
+    pub fn prefilter_stats(&self) -> (usize, usize) {
+        self.filters.iter().fold((0, 0), |(p, m), f| {
+            (p + f.prefilter.patterns(), m + f.prefilter.memory_usage())
+        })
+    }
+
     /// Rule ids of the candidates for one side of `tx`, in rule order,
     /// into `out` (cleared first).
     pub fn candidates(&self, tx: &Transaction, to_server: bool, out: &mut Vec<u32>) {

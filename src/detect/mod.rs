@@ -316,6 +316,7 @@ impl Detector {
             .filter(|c| c.uses_fallback_regex())
             .count();
         let header_only: usize = self.groups.iter().map(|g| g.header_only.len()).sum();
+        let (tx_patterns, tx_bytes) = self.tx.prefilter_stats();
         tracing::info!(
             rules = self.rules.len(),
             rejected = self.rejected.len(),
@@ -325,6 +326,8 @@ impl Detector {
             fallback_pcre = fallback,
             header_only,
             tx_rules = self.tx.len(),
+            tx_prefilter_patterns = tx_patterns,
+            tx_prefilter_bytes = tx_bytes,
             "detector built"
         );
     }

@@ -600,5 +600,17 @@ fn check(o: &Options) -> Result<(), RuleError> {
     if fast_patterns > 1 {
         return bad("more than one fast_pattern".into(), "fast_pattern");
     }
+    // A transaction is judged on the request or on the response; a
+    // rule whose buffers and flow direction disagree could never match.
+    use super::buffers::Side;
+    let has = |side| o.buffers.iter().any(|b| b.buf.side() == side);
+    let conflict = match o.flow.to_server {
+        Some(true) => has(Side::Response),
+        Some(false) => has(Side::Request) && !has(Side::Response),
+        None => false,
+    };
+    if conflict {
+        return bad("flow direction contradicts the HTTP buffers".into(), "flow");
+    }
     Ok(())
 }

@@ -344,6 +344,8 @@ fn buffer_keyword_errors() {
         r#"alert http any any -> any any (http.uri; content:"a"; http_uri; sid:1;)"#,
         r#"alert http any any -> any any (urilen:5,wat; sid:1;)"#,
         r#"alert http any any -> any any (pcre:"/a/UH"; sid:1;)"#,
+        r#"alert http any any -> any any (flow:to_server; http.stat_code; content:"200"; sid:1;)"#,
+        r#"alert http any any -> any any (flow:to_client; http.uri; content:"/"; sid:1;)"#,
     ];
     for text in cases {
         let e = parse(text).expect_err(text);
