@@ -7,6 +7,7 @@
 
 use std::collections::BTreeMap;
 
+pub mod app;
 mod events;
 mod track;
 
@@ -556,6 +557,7 @@ impl Engine {
             raised[n] = "stream.reassembly_overlap_different_data";
             n += 1;
         }
+        app::feed(flow, dir, false);
         let d = &mut flow.dirs[dir.index()];
         let input = Input {
             packet: pkt,
@@ -570,6 +572,7 @@ impl Engine {
             ts: meta.ts,
             stream_sizes,
             events: &raised[..n],
+            app: app::view(flow.app.as_deref(), dir),
         };
         self.detector.inspect(
             &input,
@@ -583,7 +586,7 @@ impl Engine {
         let ips = self.cfg.mode == Mode::Ips;
         let mut verdict = Verdict::Forward;
         for i in 0..self.hits.len() {
-            let Hit { id, alert } = self.hits[i];
+            let Hit { id, alert, tx_id } = self.hits[i];
             let action = self.detector.rule(id).action();
             let blocks = ips && matches!(action, Action::Drop | Action::Reject(_));
             match action {
@@ -617,6 +620,7 @@ impl Engine {
                 pcap_cnt: meta.pcap_cnt,
                 link: meta.link,
                 source: Source::Wire,
+                tx_id,
                 stream: tracked
                     .new_from
                     .map(|_| flow.dirs[dir.index()].stream.window()),
@@ -624,6 +628,7 @@ impl Engine {
             };
             events.push(events::alert(&ctx, &self.detector, id, blocks));
         }
+        app::inspected(flow, dir);
         verdict
     }
 
@@ -789,17 +794,21 @@ impl FlowEnd<'_> {
         for dir in [Dir::ToServer, Dir::ToClient] {
             let ack = flow.tcp.dirs[dir.index() ^ 1].ack;
             let s = &mut flow.dirs[dir.index()].stream;
-            if !s.has_pending() {
+            let limit = match (acked_only, ack.and_then(|a| s.offset_of(a))) {
+                (false, _) => Some(None),
+                (true, Some(l)) => Some(Some(l)),
+                (true, None) => None,
+            };
+            let new_from = match limit {
+                Some(limit) if s.has_pending() => s.deliver(&self.cfg.stream, self.mem, limit),
+                _ => None,
+            };
+            // The parser hears of the end too, which can complete a
+            // message delimited by the close.
+            app::feed(flow, dir, !acked_only);
+            if new_from.is_none() && !app::has_updates(flow, dir) {
                 continue;
             }
-            let limit = match (acked_only, ack.and_then(|a| s.offset_of(a))) {
-                (false, _) => None,
-                (true, Some(l)) => Some(l),
-                (true, None) => continue,
-            };
-            let Some(new_from) = s.deliver(&self.cfg.stream, self.mem, limit) else {
-                continue;
-            };
             let Some(frame) = events::pseudo_packet(flow, dir) else {
                 continue;
             };
@@ -816,7 +825,7 @@ impl FlowEnd<'_> {
                 packet: &pkt,
                 to_server: dir == Dir::ToServer,
                 established,
-                stream: Some(StreamView {
+                stream: new_from.map(|new_from| StreamView {
                     window: d.stream.window(),
                     new_from,
                     window_start: d.stream.window_start(),
@@ -825,6 +834,7 @@ impl FlowEnd<'_> {
                 ts: self.now,
                 stream_sizes,
                 events: &[],
+                app: app::view(flow.app.as_deref(), dir),
             };
             self.detector.inspect(
                 &input,
@@ -834,7 +844,7 @@ impl FlowEnd<'_> {
                 self.scratch,
                 self.hits,
             );
-            for &Hit { id, alert } in self.hits.iter() {
+            for &Hit { id, alert, tx_id } in self.hits.iter() {
                 if self.detector.rule(id).action() == Action::Pass {
                     break;
                 }
@@ -855,11 +865,13 @@ impl FlowEnd<'_> {
                     } else {
                         Source::FlowEnd
                     },
-                    stream: Some(flow.dirs[dir.index()].stream.window()),
+                    tx_id,
+                    stream: new_from.map(|_| flow.dirs[dir.index()].stream.window()),
                     with_payload: self.cfg.alert_payload,
                 };
                 events.push(events::alert(&ctx, self.detector, id, false));
             }
+            app::inspected(flow, dir);
         }
     }
 }

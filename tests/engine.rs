@@ -1,116 +1,13 @@
 //! The engine end to end on synthetic conversations: rules parsed from
 //! text, packets built with etherparse, time passed in. No devices.
 
+mod common;
+
+use common::*;
 use etherparse::PacketBuilder;
-use portcullis::decode::{decode, tcp_flags as F, LinkType};
-use portcullis::detect::Detector;
-use portcullis::engine::{Engine, EngineConfig, Meta, Mode};
-use portcullis::output::Event;
-use portcullis::rules::{parse_rule, Classifications, Vars};
+use portcullis::decode::decode;
 use portcullis::time::Ts;
-use portcullis::verdict::{Actions, Toward, Verdict};
-
-const CLIENT: [u8; 4] = [198, 18, 0, 2];
-const SERVER: [u8; 4] = [198, 18, 1, 2];
-
-fn engine(mode: Mode, rules: &[&str]) -> Engine {
-    let vars = Vars::default();
-    let classes = Classifications::default();
-    let parsed = rules
-        .iter()
-        .map(|r| parse_rule(r, &vars, &classes).expect("test rule parses"))
-        .collect();
-    let detector = Detector::build(parsed).expect("detector builds");
-    Engine::new(
-        EngineConfig {
-            mode,
-            ..EngineConfig::default()
-        },
-        detector,
-    )
-}
-
-/// A TCP segment; `to_server` picks the direction.
-fn seg(to_server: bool, flags: u8, seq: u32, ack: u32, data: &[u8]) -> Vec<u8> {
-    let (s, d, sp, dp) = if to_server {
-        (CLIENT, SERVER, 40000, 80)
-    } else {
-        (SERVER, CLIENT, 80, 40000)
-    };
-    let mut b = PacketBuilder::ipv4(s, d, 64).tcp(sp, dp, seq, 65535);
-    if flags & F::SYN != 0 {
-        b = b.syn();
-    }
-    if flags & F::ACK != 0 {
-        b = b.ack(ack);
-    }
-    if flags & F::PSH != 0 {
-        b = b.psh();
-    }
-    if flags & F::RST != 0 {
-        b = b.rst();
-    }
-    if flags & F::FIN != 0 {
-        b = b.fin();
-    }
-    let mut out = Vec::new();
-    b.write(&mut out, data).expect("build");
-    out
-}
-
-struct Run {
-    engine: Engine,
-    actions: Actions,
-    events: Vec<Event>,
-    t: u64,
-}
-
-impl Run {
-    fn new(engine: Engine) -> Run {
-        Run {
-            engine,
-            actions: Actions::default(),
-            events: Vec::new(),
-            t: 1_000_000,
-        }
-    }
-
-    fn send(&mut self, frame: &[u8]) -> Verdict {
-        self.t += 1000;
-        let meta = Meta {
-            link: LinkType::Raw,
-            ts: Ts(self.t),
-            pcap_cnt: None,
-        };
-        self.engine
-            .process(frame, meta, &mut self.actions, &mut self.events);
-        self.actions.verdict.expect("a verdict for every packet")
-    }
-
-    /// Client ISN 100, server ISN 500; returns after the third ACK.
-    fn handshake(&mut self) {
-        assert_eq!(self.send(&seg(true, F::SYN, 100, 0, b"")), Verdict::Forward);
-        assert_eq!(
-            self.send(&seg(false, F::SYN | F::ACK, 500, 101, b"")),
-            Verdict::Forward
-        );
-        assert_eq!(
-            self.send(&seg(true, F::ACK, 101, 501, b"")),
-            Verdict::Forward
-        );
-    }
-
-    fn alerts(&self) -> Vec<(u32, String)> {
-        self.events
-            .iter()
-            .filter_map(|e| match e {
-                Event::Alert(a) => Some((a.alert.signature_id, a.alert.action.to_string())),
-                _ => None,
-            })
-            .collect()
-    }
-}
-
+use portcullis::verdict::Toward;
 const DROP_RULE: &str = r#"drop tcp any any -> any 80 (msg:"evil"; flow:established,to_server; content:"EVIL"; sid:1;)"#;
 
 #[test]

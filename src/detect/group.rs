@@ -134,11 +134,16 @@ pub fn build(rules: &[Rule]) -> Result<[Group; 4], String> {
     let mut builders: [GroupBuilder; 4] = Default::default();
     for (id, rule) in rules.iter().enumerate() {
         let id = id as u32;
+        // Judged per transaction instead (see `http`).
+        if super::http::is_tx_rule(rule) {
+            continue;
+        }
         let fast = fast_pattern(rule);
         let has_payload = !rule.options.matches.is_empty();
         let flow = &rule.options.flow;
         let transports: &[Transport] = match rule.header.proto {
-            Proto::Tcp | Proto::TcpPkt | Proto::TcpStream => &[Transport::Tcp],
+            // App-layer protocols are detected on TCP flows only.
+            Proto::Tcp | Proto::TcpPkt | Proto::TcpStream | Proto::App(_) => &[Transport::Tcp],
             Proto::Udp => &[Transport::Udp],
             Proto::Icmp => &[Transport::Icmp],
             _ => &Transport::ALL,
@@ -150,9 +155,9 @@ pub fn build(rules: &[Rule]) -> Result<[Group; 4], String> {
                 continue;
             }
             let (stream, packet_all, packet_only) = match (&rule.header.proto, t) {
-                (Proto::Tcp, _) if flow.only_stream => (true, false, false),
-                (Proto::Tcp, _) if flow.no_stream => (false, true, true),
-                (Proto::Tcp, _) => (true, true, false),
+                (Proto::Tcp | Proto::App(_), _) if flow.only_stream => (true, false, false),
+                (Proto::Tcp | Proto::App(_), _) if flow.no_stream => (false, true, true),
+                (Proto::Tcp | Proto::App(_), _) => (true, true, false),
                 (Proto::TcpStream, _) => (true, false, false),
                 (_, Transport::Tcp) => (false, true, true),
                 _ => (false, true, false),

@@ -6,7 +6,7 @@
 
 use crate::decode::{Icmp, Packet, L4};
 use crate::rules::fields::{frag, ipv4_options};
-use crate::rules::{Options, Proto, Rule};
+use crate::rules::{AppProto, Options, Proto, Rule};
 
 use super::Input;
 
@@ -14,6 +14,7 @@ use super::Input;
 pub fn matches(rule: &Rule, input: &Input<'_>) -> bool {
     let p = input.packet;
     proto_fits(&rule.header.proto, p)
+        && app_fits(rule, input)
         && endpoints_fit(rule, p)
         && flow_fits(rule, input)
         && keywords_fit(rule, p)
@@ -26,6 +27,28 @@ fn proto_fits(proto: &Proto, p: &Packet<'_>) -> bool {
         Proto::Ipv6 => p.ip.version == 6,
         // The group already matched the transport.
         _ => true,
+    }
+}
+
+/// App-layer protocol rules (`alert http ...`) and
+/// `app-layer-protocol` wait for the flow's protocol to be detected.
+fn app_fits(rule: &Rule, input: &Input<'_>) -> bool {
+    let detected = input.app.proto;
+    if let Proto::App(AppProto(name)) = &rule.header.proto {
+        if detected.is_none() || detected != crate::rules::app_proto_of(name) {
+            return false;
+        }
+    }
+    match &rule.options.app_layer_protocol {
+        None => true,
+        Some((negated, name)) => {
+            let want = crate::rules::app_proto_of(name);
+            match (detected, negated) {
+                (None, _) => false,
+                (Some(d), false) => Some(d) == want,
+                (Some(d), true) => Some(d) != want,
+            }
+        }
     }
 }
 

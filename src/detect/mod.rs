@@ -31,6 +31,7 @@ mod bytes;
 mod content;
 mod group;
 mod header;
+pub mod http;
 mod order;
 mod pcre;
 mod prefilter;
@@ -39,6 +40,8 @@ pub mod threshold;
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_http;
 #[cfg(test)]
 mod tests_kw;
 
@@ -56,6 +59,7 @@ use state::Ctx;
 use threshold::{Outcome, Seen};
 
 pub use group::fast_pattern;
+pub use http::{AppView, TxUpdate};
 pub use state::{FlowVars, Globals};
 
 /// Stream candidates kept for a retry per flow direction.
@@ -83,6 +87,8 @@ pub struct Input<'a> {
     /// Decoder and stream anomaly events this packet raised, by full
     /// name (`decoder.ipv4.trunc_pkt`, `stream.est_syn_resend`).
     pub events: &'a [&'static str],
+    /// The flow's application layer and what changed in it.
+    pub app: AppView<'a>,
 }
 
 /// The retained stream bytes of one direction. `window` starts at stream
@@ -101,6 +107,8 @@ pub struct StreamView<'a> {
 pub struct Hit {
     pub id: RuleId,
     pub alert: bool,
+    /// The HTTP transaction a transaction rule matched in.
+    pub tx_id: Option<u64>,
 }
 
 /// Index of a rule in the [`Detector`]. Rules are numbered in the order
@@ -143,6 +151,8 @@ pub struct Scratch {
     /// Candidates for this packet, gathered before they are verified
     /// in rule order.
     candidates: Vec<Cand>,
+    /// Transaction rule candidates for one transaction.
+    tx_candidates: Vec<u32>,
 }
 
 /// A rule to verify, and against what.
@@ -220,6 +230,8 @@ pub struct Detector {
     /// the only rules that can match a frame that failed to decode.
     event_only: Vec<u32>,
     groups: [Group; 4],
+    /// Rules judged per HTTP transaction.
+    tx: http::TxRules,
     rejected: Vec<RuleError>,
     generation: u64,
 }
@@ -230,13 +242,19 @@ pub fn check_rule(rule: &Rule) -> Result<(), RuleError> {
 }
 
 fn compile(rule: &Rule) -> Result<Chain, RuleError> {
-    Chain::new(&rule.options.matches).map_err(|what| {
-        let mut e = RuleError::malformed(what).keyword("pcre");
-        e.file = rule.file.clone();
-        e.line = rule.line;
-        e.sid = Some(rule.sid);
-        e
-    })
+    // Buffer chains are compiled again by `http::TxRules`; a pcre that
+    // fails here leaves the rule out rather than failing the build.
+    let mut buffers = rule.options.buffers.iter().map(|b| &b.matches[..]);
+    buffers
+        .try_for_each(|m| Chain::new(m).map(|_| ()))
+        .and_then(|()| Chain::new(&rule.options.matches))
+        .map_err(|what| {
+            let mut e = RuleError::malformed(what).keyword("pcre");
+            e.file = rule.file.clone();
+            e.line = rule.line;
+            e.sid = Some(rule.sid);
+            e
+        })
 }
 
 impl Detector {
@@ -262,6 +280,7 @@ impl Detector {
             }
         }
         let groups = group::build(&kept).map_err(BuildError)?;
+        let tx = http::TxRules::build(&kept).map_err(BuildError)?;
         let extras = order::extras(&kept, config).map_err(BuildError)?;
         let event_only = (0..kept.len() as u32)
             .filter(|&i| order::event_only(&kept[i as usize]))
@@ -272,6 +291,7 @@ impl Detector {
             extras,
             event_only,
             groups,
+            tx,
             rejected,
             generation: GENERATION.fetch_add(1, Ordering::Relaxed),
         };
@@ -296,6 +316,7 @@ impl Detector {
             .filter(|c| c.uses_fallback_regex())
             .count();
         let header_only: usize = self.groups.iter().map(|g| g.header_only.len()).sum();
+        let (tx_patterns, tx_bytes) = self.tx.prefilter_stats();
         tracing::info!(
             rules = self.rules.len(),
             rejected = self.rejected.len(),
@@ -304,6 +325,9 @@ impl Detector {
             prefilter_nfas = nfas,
             fallback_pcre = fallback,
             header_only,
+            tx_rules = self.tx.len(),
+            tx_prefilter_patterns = tx_patterns,
+            tx_prefilter_bytes = tx_bytes,
             "detector built"
         );
     }
@@ -401,10 +425,58 @@ impl Detector {
             }
         }
 
+        self.inspect_txs(input, flow, globals, scratch, hits);
+
         hits[first_hit..].sort_unstable_by_key(|h| {
             let r = &self.rules[h.id.index()];
             (r.action().order(), r.priority, r.sid)
         });
+    }
+
+    /// Judges the transactions that gained parts in this packet's
+    /// direction; each rule fires at most once per transaction.
+    fn inspect_txs(
+        &self,
+        input: &Input<'_>,
+        flow: &mut FlowVars,
+        globals: &mut Globals,
+        scratch: &mut Scratch,
+        hits: &mut Vec<Hit>,
+    ) {
+        let Some(parser) = input.app.http else {
+            return;
+        };
+        let stream = match &input.stream {
+            Some(v) => v.window,
+            None => input.packet.payload,
+        };
+        let mut cands = std::mem::take(&mut scratch.tx_candidates);
+        for up in input.app.updates {
+            let Some(tx) = parser.tx(up.tx_id) else {
+                continue;
+            };
+            self.tx.candidates(tx, input.to_server, &mut cands);
+            for &id in &cands {
+                if flow.tx_fired(up.tx_id, id) {
+                    continue;
+                }
+                let ok = self
+                    .tx
+                    .matches(id, tx, input.to_server, stream, parser.flow_anomalies())
+                    && self.verify(id, input, flow, globals, None);
+                if !ok {
+                    continue;
+                }
+                flow.set_tx_fired(up.tx_id, id);
+                if let Some(hit) = self.matched(id, input, flow, globals) {
+                    hits.push(Hit {
+                        tx_id: Some(up.tx_id),
+                        ..hit
+                    });
+                }
+            }
+        }
+        scratch.tx_candidates = cands;
     }
 
     fn gather_packet(&self, side: &Side, input: &Input<'_>, scratch: &mut Scratch) {
@@ -557,6 +629,7 @@ impl Detector {
         Some(Hit {
             id: RuleId(id),
             alert,
+            tx_id: None,
         })
     }
 }
@@ -602,6 +675,7 @@ impl Detector {
             hits.push(Hit {
                 id: RuleId(id),
                 alert,
+                tx_id: None,
             });
         }
         hits[first_hit..].sort_unstable_by_key(|h| {

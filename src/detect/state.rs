@@ -64,6 +64,9 @@ pub struct FlowVars {
     generation: u64,
     bits: Vec<u64>,
     ints: Vec<(u16, u32)>,
+    /// (transaction, rule) pairs that fired, so a transaction rule
+    /// alerts once per transaction; pruned as transactions leave.
+    fired: Vec<(u64, u32)>,
 }
 
 impl FlowVars {
@@ -75,6 +78,19 @@ impl FlowVars {
                 ..FlowVars::default()
             };
         }
+    }
+
+    pub(crate) fn tx_fired(&self, tx: u64, rule: u32) -> bool {
+        self.fired.contains(&(tx, rule))
+    }
+
+    pub(crate) fn set_tx_fired(&mut self, tx: u64, rule: u32) {
+        self.fired.push((tx, rule));
+    }
+
+    /// Forgets transactions before `tx` (they left the parser).
+    pub fn forget_txs_before(&mut self, tx: u64) {
+        self.fired.retain(|&(t, _)| t >= tx);
     }
 
     pub fn bit(&self, id: u16) -> bool {

@@ -200,6 +200,7 @@ fn sids(d: &Detector, frame: &[u8], to_server: bool) -> Vec<u32> {
         ts: crate::time::Ts(0),
         stream_sizes: None,
         events: &[],
+        app: Default::default(),
     };
     run(d, &input, &mut DirState::default())
 }
@@ -295,6 +296,7 @@ fn stream_step(
         ts: crate::time::Ts(0),
         stream_sizes: None,
         events: &[],
+        app: Default::default(),
     };
     run(d, &input, state)
 }

@@ -91,6 +91,7 @@ impl Run {
             ts: Ts::from_secs(secs),
             stream_sizes: Some((100, 5000)),
             events: &["stream.est_syn_resend"],
+            app: Default::default(),
         };
         let mut hits = Vec::new();
         d.inspect(

@@ -28,6 +28,8 @@ pub struct AlertCtx<'a> {
     pub pcap_cnt: Option<u64>,
     pub link: crate::decode::LinkType,
     pub source: Source,
+    /// The HTTP transaction a transaction rule matched in.
+    pub tx_id: Option<u64>,
     /// Stream bytes detection saw for this packet, if any.
     pub stream: Option<&'a [u8]>,
     pub with_payload: bool,
@@ -47,6 +49,8 @@ pub fn alert(ctx: &AlertCtx<'_>, detector: &Detector, id: RuleId, blocked: bool)
     let wire = ctx.source == Source::Wire;
     let e = AlertEvent {
         header: header("alert", ctx.ts, ctx.flow.id, ctx.pcap_cnt, ctx.pkt),
+        tx_id: ctx.tx_id,
+        app_proto: super::app::proto_name(ctx.flow),
         direction: ctx.dir.name(),
         alert: alert_info(rule, blocked),
         verdict: Some(verdict_info(rule.action(), ctx.pkt, ctx.dir, blocked)),
@@ -91,7 +95,7 @@ fn is_stream_rule(rule: &crate::rules::Rule) -> bool {
     !rule.options.matches.is_empty()
         && match rule.proto() {
             Proto::TcpStream => true,
-            Proto::Tcp => !rule.options.flow.no_stream,
+            Proto::Tcp | Proto::App(_) => !rule.options.flow.no_stream,
             _ => false,
         }
 }

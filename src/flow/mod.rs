@@ -151,6 +151,8 @@ pub struct Flow {
     pub urgent_skipped: [u32; 2],
     /// Flowbits and flowints: one set per flow, both directions.
     pub vars: FlowVars,
+    /// TCP: the application layer, made when stream bytes first arrive.
+    pub app: Option<Box<crate::engine::app::FlowApp>>,
 }
 
 impl Flow {
@@ -191,6 +193,7 @@ impl Flow {
             ts_newest: [None; 2],
             urgent_skipped: [0; 2],
             vars: FlowVars::default(),
+            app: None,
         }
     }
 

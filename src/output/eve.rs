@@ -47,6 +47,10 @@ pub struct Header {
 pub struct AlertEvent {
     #[serde(flatten)]
     pub header: Header,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tx_id: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub app_proto: Option<&'static str>,
     pub direction: &'static str,
     pub alert: AlertInfo,
     #[serde(skip_serializing_if = "Option::is_none")]

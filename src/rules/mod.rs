@@ -14,6 +14,7 @@
 //! Parsing stops at the first problem in a rule; the sid is read first so
 //! that every error can name it.
 
+pub mod buffers;
 pub mod bytes;
 mod classification;
 mod error;
@@ -92,6 +93,22 @@ impl Rule {
     }
 }
 
+/// The detected protocol an app-layer protocol name stands for, when
+/// we detect it.
+pub fn app_proto_of(name: &str) -> Option<crate::app::AppProto> {
+    use crate::app::AppProto as A;
+    Some(match name {
+        "http" | "http1" => A::Http,
+        "tls" | "ssl" => A::Tls,
+        "ssh" => A::Ssh,
+        "ftp" => A::Ftp,
+        "smtp" => A::Smtp,
+        "dns" => A::Dns,
+        "failed" => A::Failed,
+        _ => return None,
+    })
+}
+
 /// Parses one rule (without its file and line; [`load`] adds them).
 pub fn parse_rule(text: &str, vars: &Vars, classes: &Classifications) -> Result<Rule, RuleError> {
     let lexed = lexer::lex(text.trim())?;
@@ -114,9 +131,15 @@ pub fn parse_rule(text: &str, vars: &Vars, classes: &Classifications) -> Result<
         .ok_or_else(|| with_sid(RuleError::malformed("no sid").keyword("sid")))?;
 
     // Checked last so that unsupported keywords in app-layer rules are
-    // still counted as such.
+    // still counted as such. Protocols we detect load; HTTP buffers
+    // only make sense on HTTP.
     if let Proto::App(AppProto(name)) = &header.proto {
-        return Err(with_sid(RuleError::unsupported_protocol(name)));
+        let known = app_proto_of(name);
+        let http_ok = known == Some(crate::app::AppProto::Http)
+            || (options.buffers.is_empty() && options.app_events.is_empty());
+        if known.is_none() || !http_ok {
+            return Err(with_sid(RuleError::unsupported_protocol(name)));
+        }
     }
     let priority = options
         .priority

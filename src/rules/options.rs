@@ -4,6 +4,7 @@
 //! rule as an unsupported keyword, so a rule is never loaded with part
 //! of its logic silently missing.
 
+use super::buffers::{BufMatch, HttpBuf, Transform};
 use super::bytes::{self, ByteVars};
 use super::classification::Classifications;
 use super::error::RuleError;
@@ -65,6 +66,17 @@ pub struct Options {
     pub detection_filter: Option<DetectionFilter>,
     /// Names of `byte_extract`/`byte_math` variables, in rule order.
     pub byte_vars: ByteVars,
+    /// HTTP buffer selections with their payload keywords, in rule
+    /// order; `matches` above holds only what reads the packet/stream.
+    pub buffers: Vec<BufMatch>,
+    /// `app-layer-protocol`: (negated, name).
+    pub app_layer_protocol: Option<(bool, String)>,
+    /// `app-layer-event:http.*`, by full name.
+    pub app_events: Vec<String>,
+    /// The sticky buffer payload keywords go to (index in `buffers`).
+    pub(crate) cursor: Option<usize>,
+    /// Where the latest content or pcre went (None: `matches`).
+    pub(crate) last_at: Option<usize>,
 }
 
 impl Options {
@@ -87,13 +99,79 @@ impl Options {
         Ok(())
     }
 
+    /// The list payload keywords go to now: the sticky buffer's, else
+    /// the packet/stream list.
+    fn current(&mut self) -> &mut Vec<Match> {
+        match self.cursor {
+            Some(i) => &mut self.buffers[i].matches,
+            None => &mut self.matches,
+        }
+    }
+
+    /// The list a relative keyword without a buffer of its own goes to:
+    /// after a legacy-modified content that is the content's buffer, as
+    /// in Suricata (`content:"a"; http_uri; pcre:"/b/R";` reads the URI).
+    fn relative_list(&mut self, relative: bool) -> &mut Vec<Match> {
+        match (self.cursor, self.last_at) {
+            (None, Some(i)) if relative => &mut self.buffers[i].matches,
+            _ => self.current(),
+        }
+    }
+
+    /// Appends a content or pcre to the current list.
+    fn push_anchor(&mut self, m: Match) {
+        self.last_at = self.cursor;
+        self.current().push(m);
+    }
+
+    /// The last selection of `buf` without transforms, made if needed:
+    /// legacy modifiers and pcre flags add to it, so their contents can
+    /// be relative to each other.
+    fn plain_buffer(&mut self, buf: HttpBuf) -> usize {
+        let found = self
+            .buffers
+            .iter()
+            .rposition(|b| b.buf == buf && b.transforms.is_empty());
+        match found {
+            Some(i) => i,
+            None => {
+                self.buffers.push(BufMatch::new(buf));
+                self.buffers.len() - 1
+            }
+        }
+    }
+
+    /// A legacy modifier: the latest content moves into `buf`.
+    fn move_last_content(&mut self, name: &str, buf: HttpBuf) -> Result<(), String> {
+        if self.last_at.is_some() {
+            return Err(format!(
+                "'{name}' after a content that has a buffer already"
+            ));
+        }
+        let at = self
+            .matches
+            .iter()
+            .rposition(|m| matches!(m, Match::Content(_) | Match::Pcre(_)));
+        let Some(at) = at.filter(|&i| matches!(self.matches[i], Match::Content(_))) else {
+            return Err(format!("'{name}' needs a content before it"));
+        };
+        let m = self.matches.remove(at);
+        let i = self.plain_buffer(buf);
+        self.buffers[i].matches.push(m);
+        self.last_at = Some(i);
+        Ok(())
+    }
+
     /// The content a modifier applies to: the latest content, looking
     /// past byte keywords (`isdataat:1,relative; distance:0;` modifies
     /// the content before the isdataat, as in Suricata) but not past a
     /// pcre.
     fn last_content(&mut self, keyword: &str) -> Result<&mut Content, String> {
-        let latest = self
-            .matches
+        let list = match self.last_at {
+            Some(i) => &mut self.buffers[i].matches,
+            None => &mut self.matches,
+        };
+        let latest = list
             .iter_mut()
             .rev()
             .find(|m| matches!(m, Match::Content(_) | Match::Pcre(_)));
@@ -134,6 +212,9 @@ impl From<String> for Apply {
 
 fn apply(o: &mut Options, opt: &RawOption<'_>, classes: &Classifications) -> Result<(), Apply> {
     let name = opt.name.as_str();
+    if let Some(done) = apply_buffer(o, name, opt.value.is_some()) {
+        return done;
+    }
     // Keywords that take no value.
     let flag_only = matches!(
         name,
@@ -172,9 +253,26 @@ fn apply(o: &mut Options, opt: &RawOption<'_>, classes: &Classifications) -> Res
         }
         "metadata" => o.metadata.push(value.to_string()),
         "reference" => o.references.push(value.to_string()),
-        "content" => o.matches.push(Match::Content(parse_content(value)?)),
+        "content" => o.push_anchor(Match::Content(parse_content(value)?)),
+        "uricontent" => {
+            let c = parse_content(value)?;
+            let i = o.plain_buffer(HttpBuf::Uri);
+            o.buffers[i].matches.push(Match::Content(c));
+            o.last_at = Some(i);
+        }
         "pcre" => match parse_pcre(value) {
-            Ok(p) => o.matches.push(Match::Pcre(p)),
+            Ok(mut p) => match p.flags.buffer.take() {
+                // The flag is spent once the pcre sits in its buffer.
+                Some(buf) => {
+                    let i = o.plain_buffer(buf);
+                    o.buffers[i].matches.push(Match::Pcre(p));
+                    o.last_at = Some(i);
+                }
+                None if p.flags.relative && o.cursor.is_none() => {
+                    o.relative_list(true).push(Match::Pcre(p));
+                }
+                None => o.push_anchor(Match::Pcre(p)),
+            },
             Err(Ok(flag)) => return Err(Apply::Unsupported(format!("pcre/{flag}"))),
             Err(Err(e)) => return Err(e.into()),
         },
@@ -216,6 +314,46 @@ fn apply(o: &mut Options, opt: &RawOption<'_>, classes: &Classifications) -> Res
         _ => return apply_more(o, name, value),
     }
     Ok(())
+}
+
+/// Sticky buffers, legacy modifiers and transforms (all without a
+/// value); None when `name` is none of them.
+fn apply_buffer(o: &mut Options, name: &str, has_value: bool) -> Option<Result<(), Apply>> {
+    let what = if let Some(buf) = HttpBuf::sticky(name) {
+        o.buffers.push(BufMatch::new(buf));
+        o.cursor = Some(o.buffers.len() - 1);
+        Ok(())
+    } else if let Some(buf) = HttpBuf::modifier(name) {
+        o.move_last_content(name, buf)
+    } else if let Some(t) = Transform::from_name(name) {
+        match o.cursor.map(|i| &mut o.buffers[i]) {
+            Some(b) if b.matches.is_empty() => {
+                b.transforms.push(t);
+                Ok(())
+            }
+            Some(_) => Err(format!("'{name}' must come before the buffer's matches")),
+            None => Err(format!("'{name}' needs a sticky buffer")),
+        }
+    } else {
+        return None;
+    };
+    let what = match has_value {
+        true => Err(format!("'{name}' takes no value")),
+        false => what,
+    };
+    Some(what.map_err(Apply::Bad))
+}
+
+/// `urilen:[<>]N[<>M][,norm|raw]`: the comparison, and whether it reads
+/// the raw URI.
+fn parse_urilen(v: &str) -> Result<(super::packet::Cmp, bool), String> {
+    let (num, raw) = match v.split_once(',') {
+        Some((n, "raw")) | Some((n, " raw")) => (n, true),
+        Some((n, k)) if k.trim() == "norm" => (n, false),
+        Some((_, k)) => return Err(format!("bad urilen option '{}'", k.trim())),
+        None => (v, false),
+    };
+    Ok((Cmp::parse(num, u32::MAX)?, raw))
 }
 
 /// The keywords added with the state, byte and header-field families.
@@ -260,30 +398,58 @@ fn apply_more(o: &mut Options, name: &str, value: &str) -> Result<(), Apply> {
         }
         "byte_test" => {
             let t = bytes::parse_byte_test(value, &o.byte_vars)?;
-            o.matches.push(Match::ByteTest(t));
+            o.relative_list(t.ex.relative).push(Match::ByteTest(t));
         }
         "byte_jump" => {
             let j = bytes::parse_byte_jump(value, &o.byte_vars)?;
-            o.matches.push(Match::ByteJump(j));
+            o.relative_list(j.ex.relative).push(Match::ByteJump(j));
         }
         "byte_extract" => {
             let e = bytes::parse_byte_extract(value, &mut o.byte_vars)?;
-            o.matches.push(Match::ByteExtract(e));
+            o.relative_list(e.ex.relative).push(Match::ByteExtract(e));
         }
         "byte_math" => {
             let m = bytes::parse_byte_math(value, &mut o.byte_vars)?;
-            o.matches.push(Match::ByteMath(m));
+            o.relative_list(m.ex.relative).push(Match::ByteMath(m));
         }
         "isdataat" => {
             let d = bytes::parse_isdataat(value, &o.byte_vars)?;
-            o.matches.push(Match::IsDataAt(d));
+            o.relative_list(d.relative).push(Match::IsDataAt(d));
         }
         "bsize" => {
-            // Suricata refuses bsize outside a sticky buffer, and we have
-            // none yet; the value is still checked so a bad one reads as
-            // such. Match::Bsize is ready for the sticky buffers.
-            bytes::parse_bsize(value)?;
-            return Err("bsize needs a sticky buffer".to_string().into());
+            // As in Suricata, bsize only means something on a buffer.
+            let c = bytes::parse_bsize(value)?;
+            if o.cursor.is_none() {
+                return Err("bsize needs a sticky buffer".to_string().into());
+            }
+            o.current().push(Match::Bsize(c));
+        }
+        "urilen" => {
+            let (cmp, raw) = parse_urilen(value)?;
+            let buf = if raw { HttpBuf::UriRaw } else { HttpBuf::Uri };
+            let i = o.plain_buffer(buf);
+            o.buffers[i].matches.push(Match::Bsize(cmp));
+        }
+        "app-layer-protocol" => {
+            let v = value.trim();
+            let (neg, name) = match v.strip_prefix('!') {
+                Some(n) => (true, n.trim()),
+                None => (false, v),
+            };
+            if o.app_layer_protocol.is_some() {
+                return Err("'app-layer-protocol' given twice".to_string().into());
+            }
+            o.app_layer_protocol = Some((neg, name.to_ascii_lowercase()));
+        }
+        "app-layer-event" => {
+            let v = value.trim();
+            let known = v
+                .strip_prefix("http.")
+                .and_then(crate::app::http::Anomaly::from_name);
+            match known {
+                Some(_) => o.app_events.push(v.to_string()),
+                None => return Err(Apply::Unsupported(format!("app-layer-event:{v}"))),
+            }
         }
         other => return Err(Apply::Unsupported(other.to_string())),
     }
@@ -339,6 +505,10 @@ fn is_known(name: &str) -> bool {
             | "byte_math"
             | "isdataat"
             | "bsize"
+            | "uricontent"
+            | "urilen"
+            | "app-layer-protocol"
+            | "app-layer-event"
     )
 }
 
@@ -387,7 +557,8 @@ fn parse_fast_pattern(v: &str) -> Result<FastPattern, String> {
 fn check(o: &Options) -> Result<(), RuleError> {
     let bad = |what: String, k: &str| Err(RuleError::malformed(what).keyword(k));
     let mut fast_patterns = 0;
-    for m in &o.matches {
+    let lists = std::iter::once(&o.matches).chain(o.buffers.iter().map(|b| &b.matches));
+    for m in lists.flatten() {
         let Match::Content(c) = m else { continue };
         let len = c.pattern.len();
         if c.is_relative() && c.is_absolute() {
@@ -428,6 +599,18 @@ fn check(o: &Options) -> Result<(), RuleError> {
     }
     if fast_patterns > 1 {
         return bad("more than one fast_pattern".into(), "fast_pattern");
+    }
+    // A transaction is judged on the request or on the response; a
+    // rule whose buffers and flow direction disagree could never match.
+    use super::buffers::Side;
+    let has = |side| o.buffers.iter().any(|b| b.buf.side() == side);
+    let conflict = match o.flow.to_server {
+        Some(true) => has(Side::Response),
+        Some(false) => has(Side::Request) && !has(Side::Response),
+        None => false,
+    };
+    if conflict {
+        return bad("flow direction contradicts the HTTP buffers".into(), "flow");
     }
     Ok(())
 }

@@ -4,6 +4,7 @@
 //! match (`distance`, `within`, pcre `R`) is anchored to whatever matched
 //! just before it, content or pcre.
 
+use super::buffers::HttpBuf;
 use super::bytes::{ByteExtract, ByteJump, ByteMath, ByteTest, IsDataAt};
 use super::lexer::unquote;
 use super::packet::Cmp;
@@ -116,11 +117,14 @@ pub struct PcreFlags {
     pub dollar_endonly: bool,
     /// `G`: swap greediness.
     pub ungreedy: bool,
+    /// An HTTP buffer flag (`U`, `H`, ...): the pcre reads that buffer.
+    pub buffer: Option<HttpBuf>,
 }
 
-/// Buffer-selecting pcre flags (http_uri and friends). We carry them in
-/// the error so the rule is reported as using an unsupported keyword.
-const BUFFER_FLAGS: &str = "UIHDMCKSYBPQOVW";
+/// Snort flags Suricata takes but we do not implement (`B` rawbytes,
+/// `O` match-limit override). They come back in the error so the rule
+/// is reported as using an unsupported keyword.
+const UNSUPPORTED_FLAGS: &str = "BO";
 
 /// Decodes a content value: `!`? then a quoted string with `|hex|`
 /// blocks and the escapes `\"`, `\;`, `\\`, `\:`.
@@ -223,8 +227,12 @@ pub fn parse_pcre(value: &str) -> Result<Pcre, Result<char, String>> {
             'A' => flags.anchored = true,
             'E' => flags.dollar_endonly = true,
             'G' => flags.ungreedy = true,
-            f if BUFFER_FLAGS.contains(f) => return Err(Ok(f)),
-            f => return Err(Err(format!("unknown pcre flag '{f}'"))),
+            f if UNSUPPORTED_FLAGS.contains(f) => return Err(Ok(f)),
+            f => match HttpBuf::pcre_flag(f) {
+                Some(b) if flags.buffer.is_none() => flags.buffer = Some(b),
+                Some(_) => return Err(Err("more than one pcre buffer flag".into())),
+                None => return Err(Err(format!("unknown pcre flag '{f}'"))),
+            },
         }
     }
     Ok(Pcre {
@@ -269,7 +277,10 @@ mod tests {
         let p = parse_pcre(r#"!"/x\;y/""#).unwrap();
         assert!(p.negated);
         assert_eq!(p.source, "x;y");
-        assert_eq!(parse_pcre(r#""/a/U""#), Err(Ok('U')));
+        assert_eq!(parse_pcre(r#""/a/B""#), Err(Ok('B')));
+        let p = parse_pcre(r#""/a/Ui""#).unwrap();
+        assert_eq!(p.flags.buffer, Some(HttpBuf::Uri));
+        assert!(matches!(parse_pcre(r#""/a/UH""#), Err(Err(_))));
         assert!(matches!(parse_pcre(r#""/a/z""#), Err(Err(_))));
         assert!(matches!(parse_pcre(r#""a""#), Err(Err(_))));
         assert!(matches!(parse_pcre(r#""/a""#), Err(Err(_))));

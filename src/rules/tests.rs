@@ -61,24 +61,31 @@ fn protocols() {
         let r = parse(&format!("alert {p} any any -> any any (sid:1;)")).unwrap();
         assert_eq!(r.header.proto, want);
     }
-    let e = parse("alert dns any any -> any any (sid:7;)").unwrap_err();
+    // Protocols we detect load; others, and HTTP buffers on another
+    // app protocol, do not.
+    for p in ["http", "http1", "dns", "tls", "ssh", "ftp", "smtp"] {
+        assert!(parse(&format!("alert {p} any any -> any any (sid:7;)")).is_ok());
+    }
+    let e = parse("alert smb any any -> any any (sid:7;)").unwrap_err();
     assert_eq!(e.kind, ErrorKind::UnsupportedProtocol);
-    assert_eq!(e.to_string(), "sid 7: unsupported protocol 'dns'");
+    assert_eq!(e.to_string(), "sid 7: unsupported protocol 'smb'");
+    let e = parse("alert tls any any -> any any (http.uri; content:\"a\"; sid:7;)");
+    assert_eq!(e.map_err(|e| e.kind), Err(ErrorKind::UnsupportedProtocol));
 }
 
 #[test]
 fn error_messages() {
     assert_eq!(
-        err("alert tcp any any -> any any (content:\"a\"; http_uri; sid:5;)"),
-        "sid 5: unsupported keyword 'http_uri'"
+        err("alert tcp any any -> any any (content:\"a\"; http_nope; sid:5;)"),
+        "sid 5: unsupported keyword 'http_nope'"
     );
     assert_eq!(
-        err("alert tcp any any -> any any (content:\"a\"; http_uri;)"),
-        "unsupported keyword 'http_uri'"
+        err("alert tcp any any -> any any (content:\"a\"; http_nope;)"),
+        "unsupported keyword 'http_nope'"
     );
     assert_eq!(
-        err("alert tcp any any -> any any (pcre:\"/a/U\"; sid:5;)"),
-        "sid 5: unsupported keyword 'pcre/U'"
+        err("alert tcp any any -> any any (pcre:\"/a/B\"; sid:5;)"),
+        "sid 5: unsupported keyword 'pcre/B'"
     );
     assert_eq!(
         err("alert tcp any any -> any any (content:\"abc\"; depth:2; sid:5;)"),
@@ -280,4 +287,81 @@ fn byte_variable_names_with_dots() {
          byte_test:2,!=,kelihos.p2p,0; sid:1;)",
     );
     assert!(r.is_ok(), "{r:?}");
+}
+
+/// The HTTP buffer lists of a rule, for comparing spellings.
+fn buffers(text: &str) -> Vec<buffers::BufMatch> {
+    let r = parse(text).unwrap_or_else(|e| panic!("{text}: {e}"));
+    assert!(r.options.matches.is_empty(), "{text}: stream content left");
+    r.options.buffers
+}
+
+#[test]
+fn sticky_and_legacy_forms_agree() {
+    let pairs = [
+        (
+            r#"alert http any any -> any any (http.uri; content:"/a"; content:"b"; distance:0; sid:1;)"#,
+            r#"alert http any any -> any any (content:"/a"; http_uri; content:"b"; http_uri; distance:0; sid:1;)"#,
+        ),
+        (
+            r#"alert http any any -> any any (http.uri; content:"/a"; sid:1;)"#,
+            r#"alert http any any -> any any (uricontent:"/a"; sid:1;)"#,
+        ),
+        (
+            r#"alert http any any -> any any (http.header; content:"X"; nocase; sid:1;)"#,
+            r#"alert http any any -> any any (content:"X"; nocase; http_header; sid:1;)"#,
+        ),
+        (
+            r#"alert http any any -> any any (http.request_body; content:"p"; sid:1;)"#,
+            r#"alert http any any -> any any (content:"p"; http_client_body; sid:1;)"#,
+        ),
+        (
+            r#"alert http any any -> any any (http.user_agent; pcre:"/x/i"; sid:1;)"#,
+            r#"alert http any any -> any any (pcre:"/x/Vi"; sid:1;)"#,
+        ),
+        (
+            r#"alert http any any -> any any (http.uri; content:"a"; pcre:"/b/R"; sid:1;)"#,
+            r#"alert http any any -> any any (content:"a"; http_uri; pcre:"/b/R"; sid:1;)"#,
+        ),
+        (
+            r#"alert http any any -> any any (http.uri.raw; bsize:<5; sid:1;)"#,
+            r#"alert http any any -> any any (urilen:<5,raw; sid:1;)"#,
+        ),
+    ];
+    for (sticky, legacy) in pairs {
+        assert_eq!(buffers(sticky), buffers(legacy), "{legacy}");
+    }
+}
+
+#[test]
+fn buffer_keyword_errors() {
+    let cases = [
+        // A transform after the buffer's matches has nothing to apply to.
+        r#"alert http any any -> any any (http.uri; content:"a"; to_lowercase; sid:1;)"#,
+        r#"alert http any any -> any any (to_lowercase; content:"a"; sid:1;)"#,
+        r#"alert http any any -> any any (bsize:3; sid:1;)"#,
+        r#"alert http any any -> any any (http_uri; sid:1;)"#,
+        r#"alert http any any -> any any (http.uri; content:"a"; http_uri; sid:1;)"#,
+        r#"alert http any any -> any any (urilen:5,wat; sid:1;)"#,
+        r#"alert http any any -> any any (pcre:"/a/UH"; sid:1;)"#,
+        r#"alert http any any -> any any (flow:to_server; http.stat_code; content:"200"; sid:1;)"#,
+        r#"alert http any any -> any any (flow:to_client; http.uri; content:"/"; sid:1;)"#,
+    ];
+    for text in cases {
+        let e = parse(text).expect_err(text);
+        assert_eq!(e.kind, ErrorKind::Malformed, "{text}");
+    }
+    let e = parse(r#"alert http any any -> any any (app-layer-event:http.nope; sid:1;)"#);
+    assert_eq!(e.map_err(|e| e.kind), Err(ErrorKind::UnsupportedKeyword));
+    let r = parse(
+        r#"alert http any any -> any any (app-layer-protocol:!tls; app-layer-event:http.request_chunk_extension; http.host; dotprefix; to_lowercase; content:".x"; endswith; sid:1;)"#,
+    )
+    .unwrap();
+    assert_eq!(r.options.app_layer_protocol, Some((true, "tls".into())));
+    assert_eq!(r.options.app_events, vec!["http.request_chunk_extension"]);
+    use buffers::Transform::*;
+    assert_eq!(
+        r.options.buffers[0].transforms,
+        vec![DotPrefix, ToLowercase]
+    );
 }
