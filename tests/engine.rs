@@ -383,3 +383,91 @@ fn ids_split_phrase_flushed_at_close_counts_as_established() {
     r.send(&seg(false, F::ACK | F::FIN, 501, 124, b""));
     assert_eq!(r.alerts(), vec![(11, "allowed".to_string())]);
 }
+
+/// Evasion matrix form urgent: an extra byte inside the attack, marked
+/// urgent. The receiver takes it out of band and reads the attack.
+#[test]
+fn urgent_byte_is_taken_out_of_the_stream() {
+    for mode in [Mode::Ids, Mode::Ips] {
+        let mut r = Run::new(engine(mode, &[DROP_RULE]));
+        r.handshake();
+        let mut pkt = Vec::new();
+        PacketBuilder::ipv4(CLIENT, SERVER, 64)
+            .tcp(40000, 80, 101, 65535)
+            .ack(501)
+            .urg(3)
+            .write(&mut pkt, b"EV#IL")
+            .expect("build");
+        r.send(&pkt);
+        r.send(&seg(false, F::ACK, 501, 106, b""));
+        r.send(&seg(true, F::ACK, 106, 501, b""));
+        let t = Ts(r.t + 1);
+        r.engine.finish(t, &mut r.events);
+        assert_eq!(r.alerts().len(), 1, "{mode:?}");
+    }
+}
+
+/// Evasion matrix form paws: junk with a stale timestamp first; the
+/// receiver drops it (RFC 7323), and so does the stream.
+#[test]
+fn stale_timestamp_segment_does_not_feed_the_stream() {
+    use etherparse::TcpOptionElement::Timestamp;
+    let mut r = Run::new(engine(Mode::Ips, &[DROP_RULE]));
+    let ts = |to_server: bool, flags: u8, seq: u32, ack: u32, val: u32, data: &[u8]| {
+        let (s, d, sp, dp) = if to_server {
+            (CLIENT, SERVER, 40000, 80)
+        } else {
+            (SERVER, CLIENT, 80, 40000)
+        };
+        let mut b = PacketBuilder::ipv4(s, d, 64)
+            .tcp(sp, dp, seq, 65535)
+            .options(&[Timestamp(val, 0)])
+            .expect("options");
+        if flags & F::SYN != 0 {
+            b = b.syn();
+        }
+        if flags & F::ACK != 0 {
+            b = b.ack(ack);
+        }
+        let mut out = Vec::new();
+        b.write(&mut out, data).expect("build");
+        out
+    };
+    r.send(&ts(true, F::SYN, 100, 0, 1000, b""));
+    r.send(&ts(false, F::SYN | F::ACK, 500, 101, 7000, b""));
+    r.send(&ts(true, F::ACK, 101, 501, 1001, b""));
+    assert_eq!(
+        r.send(&ts(true, F::ACK, 101, 501, 5, b"JUNK")),
+        Verdict::Drop
+    );
+    assert_eq!(
+        r.send(&ts(true, F::ACK, 101, 501, 1002, b"EVIL")),
+        Verdict::Drop
+    );
+    assert_eq!(r.alerts(), vec![(1, "blocked".to_string())]);
+}
+
+/// A full stream memcap must not let bytes through uninspected in IPS
+/// mode (exception policy auto = drop-flow); IDS carries on.
+#[test]
+fn stream_memcap_fails_closed_in_ips_mode() {
+    for (mode, want) in [(Mode::Ips, Verdict::Drop), (Mode::Ids, Verdict::Forward)] {
+        let mut cfg = EngineConfig {
+            mode,
+            ..EngineConfig::default()
+        };
+        cfg.stream.memcap = 8;
+        let mut r = Run::new(engine_with(cfg, &[DROP_RULE]));
+        r.handshake();
+        assert_eq!(
+            r.send(&seg(true, F::ACK, 101, 501, b"GET /EV")),
+            Verdict::Forward
+        );
+        assert_eq!(
+            r.send(&seg(true, F::ACK, 108, 501, b"IL HTTP/1.0")),
+            want,
+            "{mode:?}"
+        );
+        assert_eq!(r.engine.stats.exception_policy_hits, 1);
+    }
+}

@@ -17,6 +17,16 @@ pub const CLIENT: [u8; 4] = [198, 18, 0, 2];
 pub const SERVER: [u8; 4] = [198, 18, 1, 2];
 
 pub fn engine(mode: Mode, rules: &[&str]) -> Engine {
+    engine_with(
+        EngineConfig {
+            mode,
+            ..EngineConfig::default()
+        },
+        rules,
+    )
+}
+
+pub fn engine_with(cfg: EngineConfig, rules: &[&str]) -> Engine {
     let vars = Vars::default();
     let classes = Classifications::default();
     let parsed = rules
@@ -24,13 +34,7 @@ pub fn engine(mode: Mode, rules: &[&str]) -> Engine {
         .map(|r| parse_rule(r, &vars, &classes).expect("test rule parses"))
         .collect();
     let detector = Detector::build(parsed).expect("detector builds");
-    Engine::new(
-        EngineConfig {
-            mode,
-            ..EngineConfig::default()
-        },
-        detector,
-    )
+    Engine::new(cfg, detector)
 }
 
 /// A TCP segment; `to_server` picks the direction.
