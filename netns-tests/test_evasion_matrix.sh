@@ -137,8 +137,8 @@ send_forms() {
 
 # all_done BASE: the listener finished every connection of that run.
 all_done() {
-    local form port status
-    while read -r form port status; do
+    local port
+    while read -r _ port _; do
         [[ -e $GOT/$port.done ]] || return 1
     done <"$WORK/ports.$1"
 }
@@ -202,20 +202,20 @@ while read -r form port _; do
     junk_form=0
     [[ $form == bad-checksum || $form == ttl-expiry ]] && junk_form=1
 
-    (($(alerts ids $ids_port allowed) >= 1)) || ids=missed
-    ((junk_form == 0 || $(junk_alerts ids $ids_port) == 0)) || ids=junk-alert
-    has_attack $ids_port || target=no-attack
+    (($(alerts ids "$ids_port" allowed) >= 1)) || ids=missed
+    ((junk_form == 0 || $(junk_alerts ids "$ids_port") == 0)) || ids=junk-alert
+    has_attack "$ids_port" || target=no-attack
 
-    (($(alerts ips $ips_port blocked) >= 1)) || ips=no-alert
-    has_attack $ips_port && ips=missed
-    ((junk_form == 0 || $(junk_alerts ips $ips_port) == 0)) || ips=junk-alert
+    (($(alerts ips "$ips_port" blocked) >= 1)) || ips=no-alert
+    has_attack "$ips_port" && ips=missed
+    ((junk_form == 0 || $(junk_alerts ips "$ips_port") == 0)) || ips=junk-alert
 
     want=$(printf 'hello:%s:bye\n' "$BENIGN")
     if [[ ! -e $GOT/$ben_port.bin ]] \
         || [[ $(cat "$GOT/$ben_port.bin"; echo .) != "$want"$'\n.' ]]; then
         benign=broken
     fi
-    (($(alerts ips $ben_port blocked) + $(alerts ips $ben_port allowed) == 0)) \
+    (($(alerts ips "$ben_port" blocked) + $(alerts ips "$ben_port" allowed) == 0)) \
         || benign=alerted
 
     [[ $ids == caught && $ips == caught && $benign == intact ]] || bad=$((bad + 1))
