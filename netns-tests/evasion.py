@@ -59,6 +59,8 @@ delivers TEXT to the application):
   urgent         TEXT with one extra byte inside it sent as urgent data:
                  the urgent pointer marks it, so the application (no
                  SO_OOBINLINE) reads TEXT without it
+  FORM-v6        each of the plain TCP forms above over IPv6 (ttl-expiry:
+                 hop limit 1)
 
 --consistent (benign runs): the overlapping and duplicate copies carry
 the real bytes instead of JUNK, since a benign sender never contradicts
@@ -309,15 +311,18 @@ def send_fragmented(conn, form, text, consistent):
     return len(stream)
 
 
-FORMS = ["in-order", "one-byte", "reversed", "overlap-junk-first",
-         "overlap-attack-first", "dup-diff", "bad-checksum", "ttl-expiry",
-         "frag4-inorder", "frag4-reversed", "frag4-overlap", "frag4-tiny",
-         "frag6-inorder", "frag6-reversed", "frag6-overlap", "frag6-tiny",
-         "urgent"]
+TCP_FORMS = ["in-order", "one-byte", "reversed", "overlap-junk-first",
+             "overlap-attack-first", "dup-diff", "bad-checksum", "ttl-expiry",
+             "urgent"]
+FORMS = (TCP_FORMS
+         + ["frag4-inorder", "frag4-reversed", "frag4-overlap", "frag4-tiny",
+            "frag6-inorder", "frag6-reversed", "frag6-overlap", "frag6-tiny"]
+         + [f + "-v6" for f in TCP_FORMS])
 
 
 def run_form(opt, form, sport):
-    v6 = form.startswith("frag6")
+    v6 = form.startswith("frag6") or form.endswith("-v6")
+    form = form[:-3] if form.endswith("-v6") else form
     src, dst = (opt.src6, opt.dst6) if v6 else (opt.src4, opt.dst4)
     conn = Conn(src, dst, sport, opt.port, time.monotonic() + 8)
     try:

@@ -192,15 +192,15 @@ run_mode ips 21000
 
 # ---------------------------------------------------------------- verdicts
 bad=0
-printf '\n%-22s %-9s %-9s %-14s %s\n' form ids ips "target(ids)" "benign(ips)"
-printf '%-22s %-9s %-9s %-14s %s\n' ---- --- --- ----------- -----------
+printf '\n%-24s %-9s %-9s %-14s %s\n' form ids ips "target(ids)" "benign(ips)"
+printf '%-24s %-9s %-9s %-14s %s\n' ---- --- --- ----------- -----------
 while read -r form port _; do
     ids_port=$port
     ips_port=$((port + 1000))
     ben_port=$((port + 1100))
     ids=caught ips=caught benign=intact target=got-attack
     junk_form=0
-    [[ $form == bad-checksum || $form == ttl-expiry ]] && junk_form=1
+    [[ $form == bad-checksum* || $form == ttl-expiry* ]] && junk_form=1
 
     (($(alerts ids "$ids_port" allowed) >= 1)) || ids=missed
     ((junk_form == 0 || $(junk_alerts ids "$ids_port") == 0)) || ids=junk-alert
@@ -219,7 +219,7 @@ while read -r form port _; do
         || benign=alerted
 
     [[ $ids == caught && $ips == caught && $benign == intact ]] || bad=$((bad + 1))
-    printf '%-22s %-9s %-9s %-14s %s\n' "$form" "$ids" "$ips" "$target" "$benign"
+    printf '%-24s %-9s %-9s %-14s %s\n' "$form" "$ids" "$ips" "$target" "$benign"
 done <"$WORK/ports.20000"
 echo "ids/ips: caught; missed (no alert, and in IPS the listener got the"
 echo "attack whole); no-alert (IPS: the attack did not get through, but"
