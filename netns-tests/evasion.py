@@ -17,7 +17,8 @@ takes from 198.18.0.0/15 and fd00::/8.
       stream  b"hello:" + TEXT + b":bye\\n"  in that form, close it, and
       print "FORM SPORT". The whole connection is crafted: the handshake
       too, from raw sockets, so the client kernel has no socket for it
-      and answers the server with RSTs; the test drops those in the
+      and answers the server with RSTs; the test drops those (all RSTs but
+      the ones sent with TTL/hop limit 65, which are this tool's) in the
       client namespace (nftables). Each connection is bounded in time.
 
 How the client is built: a raw IPPROTO_TCP socket receives copies of
@@ -56,6 +57,12 @@ delivers TEXT to the application):
                  to the end, then the head (a bsd-policy reassembler
                  keeps the real bytes: that fragment starts first;
                  Linux drops overlapping datagrams, RFC 5722)
+  paws           timestamps on; the stream with JUNK and an old
+                 timestamp (the receiver drops it: PAWS, RFC 7323 5.3),
+                 then the real stream
+  rst-in-window  a RST in the window but not at the next sequence
+                 number (the receiver only sends a challenge ACK, RFC
+                 5961 3.2), then the stream
   urgent         TEXT with one extra byte inside it sent as urgent data:
                  the urgent pointer marks it, so the application (no
                  SO_OOBINLINE) reads TEXT without it
@@ -132,6 +139,8 @@ class Conn:
         self.seq = self.isn + 1
         self.ack = 0
         self.ipid = random.randrange(1, 1 << 16)
+        # TCP timestamps (RFC 7323), only for the forms that use them.
+        self.tsval = None
 
     def close_sockets(self):
         self.rx.close()
@@ -149,11 +158,17 @@ class Conn:
         time.sleep(0.01)
 
     def tcp(self, flags, off=0, payload=b"", ttl=64, bad_sum=False,
-            urgptr=None):
+            urgptr=None, tsval=None, seq_add=0):
         from scapy.all import TCP
         t = TCP(sport=self.sport, dport=self.dport, flags=flags,
-                seq=(self.seq + off) & 0xFFFFFFFF, ack=self.ack,
+                seq=(self.seq + off + seq_add) & 0xFFFFFFFF, ack=self.ack,
                 window=65535)
+        if self.tsval is not None:
+            if tsval is None:
+                self.tsval += 1
+                tsval = self.tsval
+            t.options = [("NOP", None), ("NOP", None),
+                         ("Timestamp", (tsval, 0))]
         if urgptr is not None:
             t.urgptr = urgptr
         raw = bytearray(bytes(self.ip(ttl) / t / payload))
@@ -192,11 +207,14 @@ class Conn:
             if want(flags, seq, ack):
                 return flags, seq, ack, plen
 
-    def handshake(self):
+    def handshake(self, timestamps=False):
         from scapy.all import TCP
+        opts = [("MSS", 1400)]
+        if timestamps:
+            self.tsval = 1_000_000
+            opts.append(("Timestamp", (self.tsval, 0)))
         syn = self.ip() / TCP(sport=self.sport, dport=self.dport, flags="S",
-                              seq=self.isn, window=65535,
-                              options=[("MSS", 1400)])
+                              seq=self.isn, window=65535, options=opts)
         for _ in range(3):
             self.send(syn)
             got = self.recv(lambda f, s, a: f & 0x12 == 0x12
@@ -252,6 +270,13 @@ def tcp_segments(form, text, consistent):
         return stream, [(0, bad, {"bad_sum": True}), (0, stream, {})]
     if form == "ttl-expiry":
         return stream, [(0, bad, {"ttl": 1}), (0, stream, {})]
+    if form == "paws":
+        # An old timestamp: the receiver drops it (RFC 7323 5.3, PAWS).
+        return stream, [(0, bad, {"tsval": 1}), (0, stream, {})]
+    if form == "rst-in-window":
+        # In the window but not at the next sequence number: the
+        # receiver only answers with a challenge ACK (RFC 5961 3.2).
+        return stream, [(0, b"", {"rst": 1000}), (0, stream, {})]
     if form == "urgent":
         # One byte more in the middle of TEXT, marked urgent: with the
         # BSD reading Linux uses, the pointer is one past it.
@@ -313,7 +338,7 @@ def send_fragmented(conn, form, text, consistent):
 
 TCP_FORMS = ["in-order", "one-byte", "reversed", "overlap-junk-first",
              "overlap-attack-first", "dup-diff", "bad-checksum", "ttl-expiry",
-             "urgent"]
+             "paws", "rst-in-window", "urgent"]
 FORMS = (TCP_FORMS
          + ["frag4-inorder", "frag4-reversed", "frag4-overlap", "frag4-tiny",
             "frag6-inorder", "frag6-reversed", "frag6-overlap", "frag6-tiny"]
@@ -326,7 +351,7 @@ def run_form(opt, form, sport):
     src, dst = (opt.src6, opt.dst6) if v6 else (opt.src4, opt.dst4)
     conn = Conn(src, dst, sport, opt.port, time.monotonic() + 8)
     try:
-        if not conn.handshake():
+        if not conn.handshake(timestamps=(form == "paws")):
             return "no-handshake"
         text = opt.payload.encode()
         if form.startswith("frag"):
@@ -335,6 +360,10 @@ def run_form(opt, form, sport):
             wire, segs = tcp_segments(form, text, opt.consistent)
             for off, data, extra in segs:
                 flags = "PAU" if "urgptr" in extra else "PA"
+                if "rst" in extra:
+                    flags = "R"
+                    # TTL 65 marks it as ours for the client's RST filter.
+                    extra = {"seq_add": extra["rst"], "ttl": 65}
                 conn.send(conn.tcp(flags, off=off, payload=data, **extra))
             length = len(wire)
         # Let the receiver acknowledge before the FIN.

@@ -25,10 +25,15 @@
 # Cells: IPS caught = the listener never got the attack bytes whole and
 # EVE has a blocked sid 3000001 alert for that connection; IDS caught =
 # an allowed sid 3000001 alert.  For bad-checksum and ttl-expiry, no
-# attack alert may come from the junk packet (its payload).  Benign:
+# attack alert may come from the junk packet (its payload); the same
+# for paws.  Benign:
 # the listener got exactly the benign stream in IPS mode.  The "target"
 # column says whether the listener got the attack whole in IDS mode
 # (information only: it shows the form is a working attack on Linux).
+#
+# EVASION_FORMS="form ..." runs only those forms (names: evasion.py).
+# EVASION_PCAP=1 records the client side of each mode's run with tcpdump
+# to $WORK/client.MODE.pcap (with KEEP_WORK=1, for `portcullis replay`).
 # shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
 need_root
@@ -77,11 +82,13 @@ in_ns router sysctl -qw net.ipv6.conf.all.forwarding=1
 # The crafted connections have no socket in the client kernel: drop the
 # RSTs it would answer the server with (client namespace only; a
 # stateless rule, so no conntrack and no defragmentation on output).
+# evasion.py sends its own RSTs with TTL / hop limit 65.
 in_ns client nft -f - <<'NFT' || fail "nft could not load the RST filter"
 table inet evasion {
     chain out {
         type filter hook output priority 0; policy accept;
-        tcp flags & rst == rst drop
+        meta nfproto ipv4 tcp flags & rst == rst ip ttl != 65 drop
+        meta nfproto ipv6 tcp flags & rst == rst ip6 hoplimit != 65 drop
     }
 }
 NFT
@@ -126,6 +133,8 @@ pings() {
 send_forms() {
     local base=$1 payload=$2
     shift 2
+    # shellcheck disable=SC2086 # a list of form names
+    set -- "$@" ${EVASION_FORMS:-}
     in_ns client timeout 300 "$PY" "$EVASION" send --src4 $C4 --dst4 $S4 \
         --src6 $C6 --dst6 $S6 --port $PORT --payload "$payload" \
         --sport-base "$base" "$@" >"$WORK/ports.$base" \
@@ -149,6 +158,12 @@ run_mode() {
     local mode=$1 base=$2
     EVE=$WORK/eve.$mode.json
     pc_start run --config "$WORK/run.toml" --mode "$mode" --eve-log "$EVE"
+    local tcpdump=""
+    if [[ ${EVASION_PCAP:-0} == 1 ]]; then
+        bg_ns client "tcpdump.$mode" tcpdump -U -n -i "$P-tc" \
+            -w "$WORK/client.$mode.pcap"
+        tcpdump=$BG_PID
+    fi
     wait_for 30 "ping through portcullis ($mode)" pings \
         || fail "no ping through portcullis ($mode)"
     note "$mode: attack forms"
@@ -167,6 +182,10 @@ run_mode() {
         || fail "portcullis did not exit on SIGINT"
     wait "$PC_PID" 2>/dev/null || true
     PC_PID=""
+    if [[ -n $tcpdump ]]; then
+        kill "$tcpdump"
+        wait "$tcpdump" 2>/dev/null || true
+    fi
     # "sport action junk" for each attack alert.
     jq -r --arg junk JUNK 'select(.event_type == "alert"
               and .alert.signature_id == 3000001)
@@ -200,7 +219,8 @@ while read -r form port _; do
     ben_port=$((port + 1100))
     ids=caught ips=caught benign=intact target=got-attack
     junk_form=0
-    [[ $form == bad-checksum* || $form == ttl-expiry* ]] && junk_form=1
+    [[ $form == bad-checksum* || $form == ttl-expiry* || $form == paws* ]] \
+        && junk_form=1
 
     (($(alerts ids "$ids_port" allowed) >= 1)) || ids=missed
     ((junk_form == 0 || $(junk_alerts ids "$ids_port") == 0)) || ids=junk-alert
