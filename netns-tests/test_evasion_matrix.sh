@@ -160,7 +160,8 @@ run_mode() {
     pc_start run --config "$WORK/run.toml" --mode "$mode" --eve-log "$EVE"
     local tcpdump=""
     if [[ ${EVASION_PCAP:-0} == 1 ]]; then
-        bg_ns client "tcpdump.$mode" tcpdump -U -n -i "$P-tc" \
+        bg_ns client "tcpdump.$mode" tcpdump -U --immediate-mode -n \
+            -i "$P-tc" \
             -w "$WORK/client.$mode.pcap"
         tcpdump=$BG_PID
     fi
