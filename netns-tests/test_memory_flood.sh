@@ -26,7 +26,8 @@
 # and a message over IPv6.  Prints the baseline, peak and bound in MiB.
 #
 # FLOOD_CONNS, FLOOD_INORDER, FLOOD_SEGS, FLOOD_FRAGS, FLOOD_FLOW_CAP and
-# FLOOD_WINDOW change the sizes (defaults below).
+# FLOOD_WINDOW change the sizes (defaults below); FLOOD_MODE=ids runs
+# portcullis in IDS mode instead of IPS.
 # shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
 need_root
@@ -69,7 +70,7 @@ drop tcp any any -> any 9000 (msg:"flood test attack"; flow:established,to_serve
 RULES
 EVE=$WORK/eve.json
 cat >"$WORK/run.toml" <<TOML
-mode = "ips"
+mode = "${FLOOD_MODE:-ips}"
 rules = ["$WORK/flood.rules"]
 eve-log = "$EVE"
 
