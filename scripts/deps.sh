@@ -12,10 +12,11 @@ set -euo pipefail
 #   iproute2 (ip netns, ip tuntap), curl, netcat-openbsd (nc), iperf3 (bench),
 #   tcpdump (debugging), iputils-ping (ICMP demo rules), jq (EVE checks),
 #   python3 + python3-yaml (test helpers, conformance runner),
-#   python3-scapy (hand-made packets), gcc/libc6-dev (linking Rust code).
+#   python3-scapy (hand-made packets), nftables (nft: dropping the client
+#   kernel's RSTs to hand-made connections), gcc/libc6-dev (linking Rust code).
 PACKAGES=(
     iproute2 curl netcat-openbsd iperf3 tcpdump iputils-ping jq
-    python3 python3-yaml python3-scapy gcc libc6-dev ca-certificates
+    python3 python3-yaml python3-scapy nftables gcc libc6-dev ca-certificates
 )
 
 missing=()
