@@ -58,6 +58,12 @@ pub fn verify(pkt: &Packet<'_>) -> Result<(), Bad> {
     }
 }
 
+/// The checksum to store in a TCP, UDP or ICMPv6 header: `segment` is
+/// the transport header (its checksum field zeroed) and payload.
+pub fn transport(src: IpAddr, dst: IpAddr, proto: u8, segment: &[u8]) -> u16 {
+    !fold(sum(segment, pseudo_header(src, dst, proto, segment.len())))
+}
+
 fn pseudo_header(src: IpAddr, dst: IpAddr, proto: u8, len: usize) -> u64 {
     let mut acc = 0u64;
     match (src, dst) {

@@ -1,8 +1,6 @@
 //! Per-packet TCP work: connection state, the checks a receiver makes
 //! before it accepts a segment, and stream insertion and delivery.
 
-use std::net::IpAddr;
-
 use super::{EngineConfig, Mode};
 use crate::decode::{tcp_flags as F, Packet, L4};
 use crate::flow::tcp::seq;
@@ -210,9 +208,18 @@ fn stale_timestamp(flow: &mut Flow, dir: Dir, t: &crate::decode::Tcp<'_>) -> boo
 
 /// The TSval of a timestamp option (RFC 7323 3), if present.
 fn timestamp(header: &[u8]) -> Option<u32> {
+    match tcp_option(header, 8)? {
+        [a, b, c, d, _, _, _, _] => Some(u32::from_be_bytes([*a, *b, *c, *d])),
+        _ => None,
+    }
+}
+
+/// The data of the first TCP option of `kind` (RFC 793 3.1 layout:
+/// EOL ends the list, NOP is one byte, others carry a length byte).
+fn tcp_option(header: &[u8], kind: u8) -> Option<&[u8]> {
     let mut opts = header.get(20..)?;
-    while let [kind, rest @ ..] = opts {
-        match kind {
+    while let [k, rest @ ..] = opts {
+        match k {
             0 => return None,
             1 => opts = rest,
             _ => {
@@ -220,8 +227,8 @@ fn timestamp(header: &[u8]) -> Option<u32> {
                 if len < 2 || opts.len() < len {
                     return None;
                 }
-                if *kind == 8 && len == 10 {
-                    return Some(u32::from_be_bytes([opts[2], opts[3], opts[4], opts[5]]));
+                if *k == kind {
+                    return Some(&opts[2..len]);
                 }
                 opts = &opts[len..];
             }
@@ -242,24 +249,10 @@ fn hops_from(ttl: u8) -> u8 {
 
 /// The window scale option (RFC 7323 2.2) of a SYN, if it has one.
 fn window_scale(header: &[u8]) -> Option<u8> {
-    let mut opts = header.get(20..)?;
-    while let [kind, rest @ ..] = opts {
-        match kind {
-            0 => return None,
-            1 => opts = rest,
-            _ => {
-                let len = usize::from(*rest.first()?);
-                if len < 2 || opts.len() < len {
-                    return None;
-                }
-                if *kind == 3 && len == 3 {
-                    return Some(opts[2].min(14));
-                }
-                opts = &opts[len..];
-            }
-        }
+    match tcp_option(header, 3)? {
+        [shift] => Some((*shift).min(14)),
+        _ => None,
     }
-    None
 }
 
 /// Whether a segment starts past what the receiver said it would take.
@@ -296,41 +289,11 @@ pub fn rewrite(pkt: &Packet<'_>, payload: &[u8]) -> Option<Vec<u8>> {
         .copy_from_slice(&[0, 0]);
     let seg_end = pkt.ip_offset + pkt.ip.datagram.len();
     let seg = frame.get(pkt.ip_offset + pkt.ip.header.len()..seg_end)?;
-    let sum = tcp_checksum(pkt.ip.src, pkt.ip.dst, seg);
+    let sum = crate::decode::checksum::transport(pkt.ip.src, pkt.ip.dst, 6, seg);
     frame
         .get_mut(csum_at..csum_at + 2)?
         .copy_from_slice(&sum.to_be_bytes());
     Some(frame)
-}
-
-fn tcp_checksum(src: IpAddr, dst: IpAddr, seg: &[u8]) -> u16 {
-    let mut acc: u64 = 0;
-    let mut add = |b: &[u8]| {
-        let mut c = b.chunks_exact(2);
-        for w in &mut c {
-            acc += u64::from(u16::from_be_bytes([w[0], w[1]]));
-        }
-        if let [x] = c.remainder() {
-            acc += u64::from(*x) << 8;
-        }
-    };
-    match (src, dst) {
-        (IpAddr::V4(s), IpAddr::V4(d)) => {
-            add(&s.octets());
-            add(&d.octets());
-        }
-        (IpAddr::V6(s), IpAddr::V6(d)) => {
-            add(&s.octets());
-            add(&d.octets());
-        }
-        _ => {}
-    }
-    add(seg);
-    acc += 6 + seg.len() as u64;
-    while acc > 0xffff {
-        acc = (acc & 0xffff) + (acc >> 16);
-    }
-    !(acc as u16)
 }
 
 #[cfg(test)]

@@ -317,49 +317,86 @@ fn split_list(s: &str) -> Result<Vec<&str>, String> {
     Ok(parts)
 }
 
-fn parse_addr(s: &str, vars: &Vars, depth: usize) -> Result<AddrSpec, String> {
-    if depth > MAX_VAR_DEPTH {
-        return Err("variables nest too deeply (or refer to themselves)".into());
+/// What address and port specs share: the grammar `!x`, `[a, b]`,
+/// `$VAR` and `any` around a kind-specific leaf.
+trait Spec: Sized + PartialEq {
+    /// "address" or "port", for messages.
+    const KIND: &'static str;
+    const ANY: Self;
+    fn not(inner: Self) -> Self;
+    fn list(items: Vec<Self>) -> Self;
+    fn var<'v>(vars: &'v Vars, name: &str) -> Option<&'v str>;
+    fn leaf(s: &str) -> Result<Self, String>;
+}
+
+impl Spec for AddrSpec {
+    const KIND: &'static str = "address";
+    const ANY: Self = AddrSpec::Any;
+    fn not(inner: Self) -> Self {
+        AddrSpec::Not(Box::new(inner))
     }
-    if let Some(rest) = s.strip_prefix('!') {
-        let inner = parse_addr(rest.trim(), vars, depth)?;
-        if inner == AddrSpec::Any {
-            return Err("'!any' matches no address".into());
+    fn list(items: Vec<Self>) -> Self {
+        AddrSpec::List(items)
+    }
+    fn var<'v>(vars: &'v Vars, name: &str) -> Option<&'v str> {
+        vars.address(name)
+    }
+    fn leaf(s: &str) -> Result<Self, String> {
+        IpNet::parse(s).map(AddrSpec::Net)
+    }
+}
+
+impl Spec for PortSpec {
+    const KIND: &'static str = "port";
+    const ANY: Self = PortSpec::Any;
+    fn not(inner: Self) -> Self {
+        PortSpec::Not(Box::new(inner))
+    }
+    fn list(items: Vec<Self>) -> Self {
+        PortSpec::List(items)
+    }
+    fn var<'v>(vars: &'v Vars, name: &str) -> Option<&'v str> {
+        vars.port(name)
+    }
+    /// `N`, `N:M`, `N:` or `:M`.
+    fn leaf(s: &str) -> Result<Self, String> {
+        let num = |t: &str| {
+            t.trim()
+                .parse::<u16>()
+                .map_err(|_| format!("bad port '{s}'"))
+        };
+        let (lo, hi) = match s.split_once(':') {
+            None => (num(s)?, num(s)?),
+            Some(("", "")) => return Err(format!("bad port range '{s}'")),
+            Some(("", hi)) => (0, num(hi)?),
+            Some((lo, "")) => (num(lo)?, u16::MAX),
+            Some((lo, hi)) => (num(lo)?, num(hi)?),
+        };
+        if lo > hi {
+            return Err(format!("port range '{s}' runs backwards"));
         }
-        return Ok(AddrSpec::Not(Box::new(inner)));
+        Ok(PortSpec::Range(lo, hi))
     }
-    if let Some(inner) = s.strip_prefix('[') {
-        let inner = inner
-            .strip_suffix(']')
-            .ok_or_else(|| format!("unclosed list '{s}'"))?;
-        let items = split_list(inner)?
-            .into_iter()
-            .map(|p| parse_addr(p, vars, depth))
-            .collect::<Result<Vec<_>, _>>()?;
-        return Ok(AddrSpec::List(items));
-    }
-    if let Some(name) = s.strip_prefix('$') {
-        let value = vars
-            .address(name)
-            .ok_or_else(|| format!("unknown address variable '${name}'"))?;
-        return parse_addr(value.trim(), vars, depth + 1);
-    }
-    if s.eq_ignore_ascii_case("any") {
-        return Ok(AddrSpec::Any);
-    }
-    IpNet::parse(s).map(AddrSpec::Net)
+}
+
+fn parse_addr(s: &str, vars: &Vars, depth: usize) -> Result<AddrSpec, String> {
+    parse_spec(s, vars, depth)
 }
 
 fn parse_port(s: &str, vars: &Vars, depth: usize) -> Result<PortSpec, String> {
+    parse_spec(s, vars, depth)
+}
+
+fn parse_spec<T: Spec>(s: &str, vars: &Vars, depth: usize) -> Result<T, String> {
     if depth > MAX_VAR_DEPTH {
         return Err("variables nest too deeply (or refer to themselves)".into());
     }
     if let Some(rest) = s.strip_prefix('!') {
-        let inner = parse_port(rest.trim(), vars, depth)?;
-        if inner == PortSpec::Any {
-            return Err("'!any' matches no port".into());
+        let inner = parse_spec::<T>(rest.trim(), vars, depth)?;
+        if inner == T::ANY {
+            return Err(format!("'!any' matches no {}", T::KIND));
         }
-        return Ok(PortSpec::Not(Box::new(inner)));
+        return Ok(T::not(inner));
     }
     if let Some(inner) = s.strip_prefix('[') {
         let inner = inner
@@ -367,35 +404,19 @@ fn parse_port(s: &str, vars: &Vars, depth: usize) -> Result<PortSpec, String> {
             .ok_or_else(|| format!("unclosed list '{s}'"))?;
         let items = split_list(inner)?
             .into_iter()
-            .map(|p| parse_port(p, vars, depth))
+            .map(|p| parse_spec(p, vars, depth))
             .collect::<Result<Vec<_>, _>>()?;
-        return Ok(PortSpec::List(items));
+        return Ok(T::list(items));
     }
     if let Some(name) = s.strip_prefix('$') {
-        let value = vars
-            .port(name)
-            .ok_or_else(|| format!("unknown port variable '${name}'"))?;
-        return parse_port(value.trim(), vars, depth + 1);
+        let value =
+            T::var(vars, name).ok_or_else(|| format!("unknown {} variable '${name}'", T::KIND))?;
+        return parse_spec(value.trim(), vars, depth + 1);
     }
     if s.eq_ignore_ascii_case("any") {
-        return Ok(PortSpec::Any);
+        return Ok(T::ANY);
     }
-    let num = |t: &str| {
-        t.trim()
-            .parse::<u16>()
-            .map_err(|_| format!("bad port '{s}'"))
-    };
-    let (lo, hi) = match s.split_once(':') {
-        None => (num(s)?, num(s)?),
-        Some(("", "")) => return Err(format!("bad port range '{s}'")),
-        Some(("", hi)) => (0, num(hi)?),
-        Some((lo, "")) => (num(lo)?, u16::MAX),
-        Some((lo, hi)) => (num(lo)?, num(hi)?),
-    };
-    if lo > hi {
-        return Err(format!("port range '{s}' runs backwards"));
-    }
-    Ok(PortSpec::Range(lo, hi))
+    T::leaf(s)
 }
 
 /// The parsed header.
