@@ -471,3 +471,15 @@ fn stream_memcap_fails_closed_in_ips_mode() {
         assert_eq!(r.engine.stats.exception_policy_hits, 1);
     }
 }
+
+/// eve-payload-03: inline, a retransmission goes on again (rewritten to
+/// the accepted bytes) and is inspected again, as Suricata does.
+#[test]
+fn inline_retransmission_is_inspected_again() {
+    let rule = r#"alert tcp-stream any any -> any any (msg:"good"; content:"GOOD"; sid:2;)"#;
+    let mut r = Run::new(engine(Mode::Ips, &[rule]));
+    r.handshake();
+    r.send(&seg(true, F::ACK, 101, 501, b"GOOD"));
+    r.send(&seg(true, F::ACK, 101, 501, b"EVIL"));
+    assert_eq!(r.alerts().len(), 2);
+}

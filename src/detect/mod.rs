@@ -516,6 +516,20 @@ impl Detector {
         // once from the start state: verification still insists that a
         // match involves new bytes.
         if let Some(pf) = &side.prefilter {
+            // Inline, a retransmission is inspected again as it goes on
+            // again (Suricata does the same): bytes before the resume
+            // point are scanned once more from the start state.
+            let again_from = start + new_from as u64;
+            if state.automaton.is_some() && state.scanned_to > again_from && state.scanned_to <= end
+            {
+                let hi = (state.scanned_to - start) as usize;
+                pf.scan(pf.start(), &window[new_from..hi], |pat, e| {
+                    let fast_end = again_from + e as u64;
+                    for &r in &side.by_pattern[pat] {
+                        scratch.push(r, Src::Stream(Some(fast_end)));
+                    }
+                });
+            }
             let (sid, from) = match state.automaton {
                 Some(s)
                     if state.scanned_to >= start + new_from as u64 && state.scanned_to <= end =>
