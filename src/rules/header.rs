@@ -213,6 +213,8 @@ impl IpNet {
 pub enum AddrSpec {
     Any,
     Net(IpNet),
+    /// `a-b`: every address from a to b, both included (same family).
+    Range(IpAddr, IpAddr),
     List(Vec<AddrSpec>),
     Not(Box<AddrSpec>),
 }
@@ -222,6 +224,11 @@ impl AddrSpec {
         match self {
             AddrSpec::Any => true,
             AddrSpec::Net(n) => n.contains(ip),
+            AddrSpec::Range(lo, hi) => match (lo, hi, ip) {
+                (IpAddr::V4(l), IpAddr::V4(h), IpAddr::V4(a)) => (*l..=*h).contains(&a),
+                (IpAddr::V6(l), IpAddr::V6(h), IpAddr::V6(a)) => (*l..=*h).contains(&a),
+                _ => false,
+            },
             AddrSpec::Not(inner) => !inner.matches(ip),
             AddrSpec::List(items) => list_matches(
                 items,
@@ -341,8 +348,26 @@ impl Spec for AddrSpec {
     fn var<'v>(vars: &'v Vars, name: &str) -> Option<&'v str> {
         vars.address(name)
     }
+    /// An address, a CIDR prefix, or a range `a-b`.
     fn leaf(s: &str) -> Result<Self, String> {
-        IpNet::parse(s).map(AddrSpec::Net)
+        let Some((lo, hi)) = s.split_once('-') else {
+            return IpNet::parse(s).map(AddrSpec::Net);
+        };
+        let ip = |t: &str| {
+            t.trim()
+                .parse::<IpAddr>()
+                .map_err(|_| format!("bad address range '{s}'"))
+        };
+        let (lo, hi) = (ip(lo)?, ip(hi)?);
+        let ordered = match (lo, hi) {
+            (IpAddr::V4(l), IpAddr::V4(h)) => l <= h,
+            (IpAddr::V6(l), IpAddr::V6(h)) => l <= h,
+            _ => return Err(format!("address range '{s}' mixes IPv4 and IPv6")),
+        };
+        if !ordered {
+            return Err(format!("address range '{s}' runs backwards"));
+        }
+        Ok(AddrSpec::Range(lo, hi))
     }
 }
 

@@ -365,3 +365,16 @@ fn buffer_keyword_errors() {
         vec![DotPrefix, ToLowercase]
     );
 }
+
+/// iponly-ipv6-range-01: address ranges `a-b`, IPv4 and IPv6.
+#[test]
+fn address_ranges() {
+    let vars = Vars::default();
+    let spec = AddrSpec::parse("[10.0.0.1,2001:db8::1-2001:db8::ff]", &vars).expect("range parses");
+    let ip = |s: &str| s.parse::<std::net::IpAddr>().expect("ip");
+    assert!(spec.matches(ip("2001:db8::80")));
+    assert!(!spec.matches(ip("2001:db8::100")));
+    assert!(spec.matches(ip("10.0.0.1")));
+    assert!(AddrSpec::parse("10.0.0.9-10.0.0.1", &vars).is_err());
+    assert!(AddrSpec::parse("10.0.0.1-::1", &vars).is_err());
+}
