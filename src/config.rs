@@ -86,6 +86,8 @@ pub struct StreamSection {
     pub window: Option<usize>,
     /// Bytes held by all streams together.
     pub memcap: Option<usize>,
+    /// Take up connections whose handshake was not seen.
+    pub midstream: Option<bool>,
 }
 
 /// A configuration problem, reported before anything is started.
@@ -257,6 +259,9 @@ pub fn engine(file: &File, mode: Mode) -> Result<EngineConfig, ConfigError> {
         }
         if let Some(m) = s.memcap {
             cfg.stream.memcap = m;
+        }
+        if let Some(m) = s.midstream {
+            cfg.midstream = m;
         }
     }
     Ok(cfg)

@@ -80,6 +80,9 @@ pub struct EngineConfig {
     pub host_os_policy: PolicyTable,
     /// Defragmentation caps and timeout.
     pub defrag: DefragConfig,
+    /// Take up TCP connections whose handshake was not seen (Suricata's
+    /// `stream.midstream`, off by default as there).
+    pub midstream: bool,
     /// What to do when a stream or defragmentation cap refuses a
     /// packet's bytes (Suricata's `exception-policy`).
     pub exception_policy: ExceptionPolicy,
@@ -105,6 +108,7 @@ impl Default for EngineConfig {
             host_os_policy: PolicyTable::default(),
             defrag: DefragConfig::default(),
             idle_flush_secs: 0,
+            midstream: false,
             exception_policy: ExceptionPolicy::Auto,
         }
     }

@@ -166,7 +166,6 @@ pub fn run(opts: &ReplayOpts) -> Result<ReplayReport, ReplayError> {
 /// engine can take them up without another parsing pass.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Settings {
-    pub midstream: Option<bool>,
     pub inline: Option<bool>,
     pub async_oneside: Option<bool>,
     /// `classification-file`, if `--classification` did not say.
@@ -183,7 +182,7 @@ pub struct Settings {
 /// | `stream.reassembly.memcap` | `stream.memcap` (size) |
 ///
 /// Sizes take Suricata's suffixes (`kb`, `mb`, `gb`, powers of 1024).
-/// `stream.midstream`, `stream.inline`, `stream.async-oneside`,
+/// `stream.midstream` applies; `stream.inline`, `stream.async-oneside`,
 /// `classification-file` and `threshold-file` are parsed into
 /// [`Settings`]. Any other key is ignored with one warning per key.
 ///
@@ -214,7 +213,7 @@ pub fn engine_config(opts: &ReplayOpts) -> Result<(EngineConfig, Settings), Repl
                 cfg.stream.memcap = size.ok_or_else(|| bad("not a size"))?;
             }
             "stream.midstream" => {
-                settings.midstream = Some(parse_bool(value).ok_or_else(|| bad("not a boolean"))?);
+                cfg.midstream = parse_bool(value).ok_or_else(|| bad("not a boolean"))?;
             }
             "stream.inline" => {
                 settings.inline = Some(parse_bool(value).ok_or_else(|| bad("not a boolean"))?);
@@ -250,7 +249,6 @@ pub fn engine_config(opts: &ReplayOpts) -> Result<(EngineConfig, Settings), Repl
 /// Warns once about each option that is accepted but has no effect yet.
 fn warn_unapplied(settings: &Settings) {
     let pending = [
-        ("stream.midstream", settings.midstream),
         ("stream.inline", settings.inline),
         ("stream.async-oneside", settings.async_oneside),
     ];
@@ -778,7 +776,7 @@ mod tests {
         assert_eq!(cfg.stream.memcap, 64 << 10);
         assert!(cfg.flow_events);
         assert_eq!(cfg.mode, Mode::Ids);
-        assert_eq!(settings.midstream, Some(true));
+        assert!(cfg.midstream);
         assert_eq!(settings.threshold_file, Some(PathBuf::from("/t.config")));
 
         for (k, v) in [
@@ -855,12 +853,8 @@ mod tests {
 
             if replayed == 0 {
                 opts.checksums = false;
-                match run(&opts) {
-                    Err(ReplayError::NoRules(_)) => {
-                        eprintln!("run skipped: rules::load loaded nothing (the stub?)");
-                    }
-                    other => assert!(other.is_ok(), "{}: {other:?}", case.display()),
-                }
+                let r = run(&opts);
+                assert!(r.is_ok(), "{}: {r:?}", case.display());
             }
             replayed += 1;
         }

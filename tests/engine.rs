@@ -483,3 +483,23 @@ fn inline_retransmission_is_inspected_again() {
     r.send(&seg(true, F::ACK, 101, 501, b"EVIL"));
     assert_eq!(r.alerts().len(), 2);
 }
+
+/// stream.midstream: a connection first seen after its handshake is
+/// reassembled when pickup is on, and not otherwise (Suricata's default).
+#[test]
+fn midstream_pickup_only_when_enabled() {
+    let rule = r#"alert tcp any any -> any 80 (msg:"s"; flow:established; content:"EVIL"; sid:9;)"#;
+    for (on, want) in [(true, 1), (false, 0)] {
+        let cfg = EngineConfig {
+            mode: Mode::Ids,
+            midstream: on,
+            ..EngineConfig::default()
+        };
+        let mut r = Run::new(engine_with(cfg, &[rule]));
+        r.send(&seg(true, F::ACK, 1000, 5000, b"GET /EV"));
+        r.send(&seg(true, F::ACK, 1007, 5000, b"IL"));
+        let t = Ts(r.t + 1);
+        r.engine.finish(t, &mut r.events);
+        assert_eq!(r.alerts().len(), want, "midstream {on}");
+    }
+}

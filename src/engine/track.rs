@@ -83,6 +83,13 @@ pub fn segment(
     if t.flags & F::SYN != 0 {
         flow.wscale[d] = window_scale(t.header);
     }
+    if engine.midstream
+        && flow.tcp.state == crate::flow::tcp::TcpState::None
+        && t.flags & (F::SYN | F::RST) == 0
+        && t.flags & F::ACK != 0
+    {
+        flow.tcp.pick_up(dir, t);
+    }
     let was_established = flow.tcp.established();
     if !pkt.payload.is_empty() && beyond_window(flow, dir, t.seq, pkt.payload.len()) {
         out.discard = Some(Discard::OutOfWindow);

@@ -60,6 +60,8 @@ pub struct TcpTrack {
     pub was_established: bool,
     /// RSTs a receiver would not act on (not at its next sequence number).
     pub rst_ignored: u32,
+    /// Picked up midstream, without a handshake.
+    pub midstream: bool,
 }
 
 /// Signed distance `a - b` in sequence space.
@@ -74,6 +76,19 @@ pub fn seq(n: u32) -> Seq {
 impl TcpTrack {
     pub fn established(&self) -> bool {
         matches!(self.state, TcpState::Established | TcpState::Closing)
+    }
+
+    /// Midstream pickup (Suricata's `stream.midstream`): a connection
+    /// first seen after its handshake is taken as established, each
+    /// side's sequence space anchored at this segment and its ACK.
+    pub fn pick_up(&mut self, dir: Dir, t: &Tcp<'_>) {
+        let d = dir.index();
+        self.dirs[d].isn = Some(seq(t.seq) - 1);
+        self.dirs[d ^ 1].isn = Some(seq(t.ack) - 1);
+        self.dirs[d ^ 1].next = Some(seq(t.ack));
+        self.state = TcpState::Established;
+        self.was_established = true;
+        self.midstream = true;
     }
 
     /// Where stream offset 0 of a direction sits in sequence space, once
