@@ -849,10 +849,13 @@ impl FlowEnd<'_> {
                 self.hits,
             );
             for &Hit { id, alert, tx_id } in self.hits.iter() {
-                if self.detector.rule(id).action() == Action::Pass {
+                let rule = self.detector.rule(id);
+                if rule.action() == Action::Pass {
                     break;
                 }
-                if !alert {
+                // The stand-in packet is no packet of the wire: rules on
+                // headers alone judged the real ones already.
+                if !alert || (rule.options.matches.is_empty() && tx_id.is_none()) {
                     continue;
                 }
                 flow.alerts += 1;
