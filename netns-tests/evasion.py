@@ -60,6 +60,11 @@ delivers TEXT to the application):
   paws           timestamps on; the stream with JUNK and an old
                  timestamp (the receiver drops it: PAWS, RFC 7323 5.3),
                  then the real stream
+  no-ack         the stream with JUNK and no ACK flag (the receiver
+                 drops it, RFC 793 3.9), then the real stream
+  bad-ack        the stream with JUNK acknowledging 100000 bytes the
+                 receiver never sent (it drops it, RFC 5961 5.2), then
+                 the real stream
   rst-in-window  a RST in the window but not at the next sequence
                  number (the receiver only sends a challenge ACK, RFC
                  5961 3.2), then the stream
@@ -158,11 +163,11 @@ class Conn:
         time.sleep(0.01)
 
     def tcp(self, flags, off=0, payload=b"", ttl=64, bad_sum=False,
-            urgptr=None, tsval=None, seq_add=0):
+            urgptr=None, tsval=None, seq_add=0, ack_add=0):
         from scapy.all import TCP
         t = TCP(sport=self.sport, dport=self.dport, flags=flags,
-                seq=(self.seq + off + seq_add) & 0xFFFFFFFF, ack=self.ack,
-                window=65535)
+                seq=(self.seq + off + seq_add) & 0xFFFFFFFF,
+                ack=(self.ack + ack_add) & 0xFFFFFFFF, window=65535)
         if self.tsval is not None:
             if tsval is None:
                 self.tsval += 1
@@ -273,6 +278,14 @@ def tcp_segments(form, text, consistent):
     if form == "paws":
         # An old timestamp: the receiver drops it (RFC 7323 5.3, PAWS).
         return stream, [(0, bad, {"tsval": 1}), (0, stream, {})]
+    if form == "no-ack":
+        # Data without ACK on a synchronised connection: dropped (RFC
+        # 793 3.9, "if the ACK bit is off drop the segment").
+        return stream, [(0, bad, {"flags": "P"}), (0, stream, {})]
+    if form == "bad-ack":
+        # Acknowledges data the receiver never sent: dropped (RFC 5961
+        # 5.2; Linux: ACK of unsent data).
+        return stream, [(0, bad, {"ack_add": 100000}), (0, stream, {})]
     if form == "rst-in-window":
         # In the window but not at the next sequence number: the
         # receiver only answers with a challenge ACK (RFC 5961 3.2).
@@ -338,7 +351,7 @@ def send_fragmented(conn, form, text, consistent):
 
 TCP_FORMS = ["in-order", "one-byte", "reversed", "overlap-junk-first",
              "overlap-attack-first", "dup-diff", "bad-checksum", "ttl-expiry",
-             "paws", "rst-in-window", "urgent"]
+             "paws", "no-ack", "bad-ack", "rst-in-window", "urgent"]
 FORMS = (TCP_FORMS
          + ["frag4-inorder", "frag4-reversed", "frag4-overlap", "frag4-tiny",
             "frag6-inorder", "frag6-reversed", "frag6-overlap", "frag6-tiny"]
@@ -360,6 +373,7 @@ def run_form(opt, form, sport):
             wire, segs = tcp_segments(form, text, opt.consistent)
             for off, data, extra in segs:
                 flags = "PAU" if "urgptr" in extra else "PA"
+                flags = extra.pop("flags", flags)
                 if "rst" in extra:
                     flags = "R"
                     # TTL 65 marks it as ours for the client's RST filter.

@@ -26,7 +26,7 @@
 # EVE has a blocked sid 3000001 alert for that connection; IDS caught =
 # an allowed sid 3000001 alert.  For bad-checksum and ttl-expiry, no
 # attack alert may come from the junk packet (its payload); the same
-# for paws.  Benign:
+# for paws, no-ack and bad-ack.  Benign:
 # the listener got exactly the benign stream in IPS mode.  The "target"
 # column says whether the listener got the attack whole in IDS mode
 # (information only: it shows the form is a working attack on Linux).
@@ -220,7 +220,7 @@ while read -r form port _; do
     ben_port=$((port + 1100))
     ids=caught ips=caught benign=intact target=got-attack
     junk_form=0
-    [[ $form == bad-checksum* || $form == ttl-expiry* || $form == paws* ]] \
+    [[ $form =~ ^(bad-checksum|ttl-expiry|paws|no-ack|bad-ack) ]] \
         && junk_form=1
 
     (($(alerts ids "$ids_port" allowed) >= 1)) || ids=missed
