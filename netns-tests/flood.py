@@ -81,11 +81,13 @@ class Raw:
     def send(self, dst, data):
         self.tx.sendto(data, (dst, 0))
 
-    def synacks(self, dport, timeout):
-        """(server port-> client port, seq, window) of SYN-ACKs seen."""
+    def synacks(self, dport, want, timeout):
+        """(client port, seq, window) of the SYN-ACKs from port dport to
+        the client ports in want, until each answered or timeout."""
         out = []
+        want = set(want)
         end = time.monotonic() + timeout
-        while True:
+        while want:
             left = end - time.monotonic()
             if left <= 0:
                 return out
@@ -96,8 +98,10 @@ class Raw:
             tcp = data if self.v6 else data[(data[0] & 0x0F) * 4:]
             sport, cport, seq, _, _, flags, win = struct.unpack(
                 "!HHIIBBH", tcp[:16])
-            if sport == dport and flags & 0x12 == 0x12:
+            if sport == dport and flags & 0x12 == 0x12 and cport in want:
+                want.discard(cport)
                 out.append((cport, seq, win))
+        return out
 
 
 def flood(opt):
@@ -117,7 +121,7 @@ def flood(opt):
             isn[p] = random.randrange(1 << 32)
             raw4.send(dst, tcp_segment(src, dst, False, p, opt.port, isn[p],
                                        0, 0x02, b""))
-        got = raw4.synacks(opt.port, 1.0) if batch else []
+        got = raw4.synacks(opt.port, batch, 1.0)
         for cport, sseq, win in got:
             # Once per connection: SYN-ACKs are retransmitted.
             if cport not in isn:
