@@ -25,6 +25,7 @@ import argparse
 import array
 import os
 import random
+import resource
 import select
 import selectors
 import socket
@@ -176,6 +177,9 @@ def flood(opt):
 
 
 def sink(opt):
+    # One descriptor per connection: take all the hard limit allows.
+    _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     srv = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
     srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     srv.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
@@ -188,7 +192,12 @@ def sink(opt):
     while True:
         for key, _ in sel.select():
             if key.fileobj is srv:
-                conn, _ = srv.accept()
+                try:
+                    conn, _ = srv.accept()
+                except OSError:
+                    # Out of descriptors: leave it in the backlog.
+                    time.sleep(0.01)
+                    continue
                 conn.setblocking(False)
                 sel.register(conn, selectors.EVENT_READ)
                 continue
