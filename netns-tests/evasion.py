@@ -314,7 +314,7 @@ def frag_pieces(ipbytes_len, size, form):
 
 
 def send_fragmented(conn, form, text, consistent):
-    from scapy.all import TCP, IPv6ExtHdrFragment
+    from scapy.all import IPv6ExtHdrFragment
     stream = PREFIX + text + SUFFIX
     seg = conn.tcp("PA", payload=stream)
     hl = 40 if conn.v6 else (seg[0] & 0x0F) * 4
@@ -345,12 +345,7 @@ def send_fragmented(conn, form, text, consistent):
                 nh=6, offset=s // 8, m=int(more), id=ident)
             conn.raw(bytes(hdr / chunk))
         else:
-            hdr = conn.ip()
-            hdr.id = ident
-            hdr.proto = 6
-            hdr.frag = s // 8
-            hdr.flags = "MF" if more else 0
-            conn.raw(bytes(hdr / chunk))
+            send_frag4(conn, ident, s, chunk, more)
     return len(stream)
 
 
