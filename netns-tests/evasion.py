@@ -15,7 +15,7 @@ takes from 198.18.0.0/15 and fd00::/8.
                   --payload TEXT --sport-base N FORM...
       For each FORM, open a TCP connection from source port N+i, send the
       stream  b"hello:" + TEXT + b":bye\\n"  in that form, close it, and
-      print "FORM SPORT". The whole connection is crafted: the handshake
+      print "FORM SPORT STATUS" (sent; n/a: no benign form of it). The whole connection is crafted: the handshake
       too, from raw sockets, so the client kernel has no socket for it
       and answers the server with RSTs; the test drops those (all RSTs but
       the ones sent with TTL/hop limit 65, which are this tool's) in the
@@ -60,12 +60,22 @@ delivers TEXT to the application):
   paws           timestamps on; the stream with JUNK and an old
                  timestamp (the receiver drops it: PAWS, RFC 7323 5.3),
                  then the real stream
+  no-ack         the stream with JUNK and no ACK flag (the receiver
+                 drops it, RFC 793 3.9), then the real stream
+  bad-ack        the stream with JUNK acknowledging 100000 bytes the
+                 receiver never sent (it drops it, RFC 5961 5.2), then
+                 the real stream
   rst-in-window  a RST in the window but not at the next sequence
                  number (the receiver only sends a challenge ACK, RFC
                  5961 3.2), then the stream
   urgent         TEXT with one extra byte inside it sent as urgent data:
                  the urgent pointer marks it, so the application (no
                  SO_OOBINLINE) reads TEXT without it
+  frag4-timeout  (slow: not run unless named) the first fragment of the
+                 data segment with JUNK, before the handshake; 35 s
+                 later (past Linux's 30 s ipfrag_time, short of
+                 portcullis's 60 s) the handshake, the rest of the
+                 datagram, then the real first fragment
   FORM-v6        each of the plain TCP forms above over IPv6 (ttl-expiry:
                  hop limit 1)
 
@@ -158,11 +168,11 @@ class Conn:
         time.sleep(0.01)
 
     def tcp(self, flags, off=0, payload=b"", ttl=64, bad_sum=False,
-            urgptr=None, tsval=None, seq_add=0):
+            urgptr=None, tsval=None, seq_add=0, ack_add=0):
         from scapy.all import TCP
         t = TCP(sport=self.sport, dport=self.dport, flags=flags,
-                seq=(self.seq + off + seq_add) & 0xFFFFFFFF, ack=self.ack,
-                window=65535)
+                seq=(self.seq + off + seq_add) & 0xFFFFFFFF,
+                ack=(self.ack + ack_add) & 0xFFFFFFFF, window=65535)
         if self.tsval is not None:
             if tsval is None:
                 self.tsval += 1
@@ -273,6 +283,14 @@ def tcp_segments(form, text, consistent):
     if form == "paws":
         # An old timestamp: the receiver drops it (RFC 7323 5.3, PAWS).
         return stream, [(0, bad, {"tsval": 1}), (0, stream, {})]
+    if form == "no-ack":
+        # Data without ACK on a synchronised connection: dropped (RFC
+        # 793 3.9, "if the ACK bit is off drop the segment").
+        return stream, [(0, bad, {"flags": "P"}), (0, stream, {})]
+    if form == "bad-ack":
+        # Acknowledges data the receiver never sent: dropped (RFC 5961
+        # 5.2; Linux: ACK of unsent data).
+        return stream, [(0, bad, {"ack_add": 100000}), (0, stream, {})]
     if form == "rst-in-window":
         # In the window but not at the next sequence number: the
         # receiver only answers with a challenge ACK (RFC 5961 3.2).
@@ -296,7 +314,7 @@ def frag_pieces(ipbytes_len, size, form):
 
 
 def send_fragmented(conn, form, text, consistent):
-    from scapy.all import TCP, IPv6ExtHdrFragment
+    from scapy.all import IPv6ExtHdrFragment
     stream = PREFIX + text + SUFFIX
     seg = conn.tcp("PA", payload=stream)
     hl = 40 if conn.v6 else (seg[0] & 0x0F) * 4
@@ -327,25 +345,84 @@ def send_fragmented(conn, form, text, consistent):
                 nh=6, offset=s // 8, m=int(more), id=ident)
             conn.raw(bytes(hdr / chunk))
         else:
-            hdr = conn.ip()
-            hdr.id = ident
-            hdr.proto = 6
-            hdr.frag = s // 8
-            hdr.flags = "MF" if more else 0
-            conn.raw(bytes(hdr / chunk))
+            send_frag4(conn, ident, s, chunk, more)
     return len(stream)
 
 
 TCP_FORMS = ["in-order", "one-byte", "reversed", "overlap-junk-first",
              "overlap-attack-first", "dup-diff", "bad-checksum", "ttl-expiry",
-             "paws", "rst-in-window", "urgent"]
+             "paws", "no-ack", "bad-ack", "rst-in-window", "urgent"]
+# Not in the default run: each waits FRAG_WAIT seconds.
+SLOW_FORMS = ["frag4-timeout"]
+# Past Linux's net.ipv4.ipfrag_time (30 s), short of portcullis's
+# defrag timeout (60 s).
+FRAG_WAIT = 35
 FORMS = (TCP_FORMS
          + ["frag4-inorder", "frag4-reversed", "frag4-overlap", "frag4-tiny",
             "frag6-inorder", "frag6-reversed", "frag6-overlap", "frag6-tiny"]
          + [f + "-v6" for f in TCP_FORMS])
 
 
+def frag_timeout_head(conn, text, consistent):
+    """Sends the first fragment of the coming data segment, with JUNK in
+    its part of TEXT, before the handshake; returns the datagram's
+    identification and the real fragments to send later."""
+    stream = PREFIX + text + SUFFIX
+    # The ACK number is not known yet; the junk copy may get it wrong.
+    seg = conn.tcp("PA", payload=stream)
+    body = bytearray(seg[(seg[0] & 0x0F) * 4:])
+    cut = 32
+    fake = bytearray(body[:cut])
+    if not consistent:
+        start = len(PREFIX) + (body[12] >> 4) * 4
+        fake[start:cut] = junk_for(text)[:cut - start]
+    ident = random.randrange(1, 1 << 16)
+    send_frag4(conn, ident, 0, bytes(fake), True)
+    return ident, cut
+
+
+def send_frag4(conn, ident, start, chunk, more):
+    hdr = conn.ip()
+    hdr.id = ident
+    hdr.proto = 6
+    hdr.frag = start // 8
+    hdr.flags = "MF" if more else 0
+    conn.raw(bytes(hdr / chunk))
+
+
+def run_frag_timeout(opt, sport):
+    """frag4-timeout: the first fragment with JUNK, then after FRAG_WAIT
+    seconds (Linux has dropped it; portcullis still holds it) the
+    handshake, the rest of the datagram, and the real first fragment.
+    Linux assembles the real datagram; an engine that kept the junk
+    fragment completes a datagram with it and never the real one."""
+    if opt.consistent:
+        # A benign sender has no fragment to send before the connection
+        # exists (nor its ACK number): no benign form of this one.
+        return "n/a"
+    text = opt.payload.encode()
+    conn = Conn(opt.src4, opt.dst4, sport, opt.port, 0)
+    try:
+        ident, cut = frag_timeout_head(conn, text, opt.consistent)
+        time.sleep(FRAG_WAIT)
+        conn.deadline = time.monotonic() + 8
+        if not conn.handshake():
+            return "no-handshake"
+        stream = PREFIX + text + SUFFIX
+        seg = conn.tcp("PA", payload=stream)
+        body = seg[(seg[0] & 0x0F) * 4:]
+        send_frag4(conn, ident, cut, body[cut:], False)
+        send_frag4(conn, ident, 0, body[:cut], True)
+        time.sleep(0.1)
+        conn.close(len(stream))
+        return "sent"
+    finally:
+        conn.close_sockets()
+
+
 def run_form(opt, form, sport):
+    if form == "frag4-timeout":
+        return run_frag_timeout(opt, sport)
     v6 = form.startswith("frag6") or form.endswith("-v6")
     form = form[:-3] if form.endswith("-v6") else form
     src, dst = (opt.src6, opt.dst6) if v6 else (opt.src4, opt.dst4)
@@ -360,6 +437,7 @@ def run_form(opt, form, sport):
             wire, segs = tcp_segments(form, text, opt.consistent)
             for off, data, extra in segs:
                 flags = "PAU" if "urgptr" in extra else "PA"
+                flags = extra.pop("flags", flags)
                 if "rst" in extra:
                     flags = "R"
                     # TTL 65 marks it as ours for the client's RST filter.
@@ -377,7 +455,7 @@ def run_form(opt, form, sport):
 def send(opt):
     forms = opt.forms or FORMS
     for i, form in enumerate(forms):
-        if form not in FORMS:
+        if form not in FORMS + SLOW_FORMS:
             print("unknown form %s" % form, file=sys.stderr)
             return 2
         sport = opt.sport_base + i

@@ -25,6 +25,7 @@ import argparse
 import array
 import os
 import random
+import resource
 import select
 import selectors
 import socket
@@ -81,11 +82,13 @@ class Raw:
     def send(self, dst, data):
         self.tx.sendto(data, (dst, 0))
 
-    def synacks(self, dport, timeout):
-        """(server port-> client port, seq, window) of SYN-ACKs seen."""
+    def synacks(self, dport, want, timeout):
+        """(client port, seq, window) of the SYN-ACKs from port dport to
+        the client ports in want, until each answered or timeout."""
         out = []
+        want = set(want)
         end = time.monotonic() + timeout
-        while True:
+        while want:
             left = end - time.monotonic()
             if left <= 0:
                 return out
@@ -96,8 +99,10 @@ class Raw:
             tcp = data if self.v6 else data[(data[0] & 0x0F) * 4:]
             sport, cport, seq, _, _, flags, win = struct.unpack(
                 "!HHIIBBH", tcp[:16])
-            if sport == dport and flags & 0x12 == 0x12:
+            if sport == dport and flags & 0x12 == 0x12 and cport in want:
+                want.discard(cport)
                 out.append((cport, seq, win))
+        return out
 
 
 def flood(opt):
@@ -117,7 +122,7 @@ def flood(opt):
             isn[p] = random.randrange(1 << 32)
             raw4.send(dst, tcp_segment(src, dst, False, p, opt.port, isn[p],
                                        0, 0x02, b""))
-        got = raw4.synacks(opt.port, 1.0) if batch else []
+        got = raw4.synacks(opt.port, batch, 1.0)
         for cport, sseq, win in got:
             # Once per connection: SYN-ACKs are retransmitted.
             if cport not in isn:
@@ -172,6 +177,9 @@ def flood(opt):
 
 
 def sink(opt):
+    # One descriptor per connection: take all the hard limit allows.
+    _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     srv = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
     srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     srv.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
@@ -184,7 +192,12 @@ def sink(opt):
     while True:
         for key, _ in sel.select():
             if key.fileobj is srv:
-                conn, _ = srv.accept()
+                try:
+                    conn, _ = srv.accept()
+                except OSError:
+                    # Out of descriptors: leave it in the backlog.
+                    time.sleep(0.01)
+                    continue
                 conn.setblocking(False)
                 sel.register(conn, selectors.EVENT_READ)
                 continue
