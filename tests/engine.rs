@@ -503,3 +503,20 @@ fn midstream_pickup_only_when_enabled() {
         assert_eq!(r.alerts().len(), want, "midstream {on}");
     }
 }
+
+/// Evasion matrix forms no-ack and bad-ack: junk a receiver drops for
+/// its ACK field (none, or acknowledging unsent data) must not take the
+/// attack's place in the stream.
+#[test]
+fn junk_with_an_unacceptable_ack_does_not_feed_the_stream() {
+    for junk in [
+        seg(true, F::PSH, 101, 0, b"JUNK"),
+        seg(true, F::ACK, 101, 501 + 100_000, b"JUNK"),
+    ] {
+        let mut r = Run::new(engine(Mode::Ips, &[DROP_RULE]));
+        r.handshake();
+        assert_eq!(r.send(&junk), Verdict::Drop);
+        assert_eq!(r.send(&seg(true, F::ACK, 101, 501, b"EVIL")), Verdict::Drop);
+        assert_eq!(r.alerts(), vec![(1, "blocked".to_string())]);
+    }
+}

@@ -21,6 +21,11 @@ pub enum Discard {
     /// Its timestamp is older than one already seen from the same side
     /// (PAWS, RFC 7323 5.3).
     Paws,
+    /// No ACK flag on a segment of an established connection (RFC 793
+    /// 3.9: "if the ACK bit is off drop the segment").
+    NoAck,
+    /// It acknowledges data the receiver never sent (RFC 5961 5.2).
+    AckUnsent,
 }
 
 impl Discard {
@@ -30,6 +35,8 @@ impl Discard {
             Discard::OutOfWindow => "outside_window",
             Discard::BadChecksum => "invalid_checksum",
             Discard::Paws => "pkt_invalid_timestamp",
+            Discard::NoAck => "est_packet_without_ack",
+            Discard::AckUnsent => "est_invalid_ack",
         }
     }
 }
@@ -97,6 +104,10 @@ pub fn segment(
     }
     if stale_timestamp(flow, dir, t) {
         out.discard = Some(Discard::Paws);
+        return out;
+    }
+    if let Some(why) = unacceptable_ack(flow, dir, t) {
+        out.discard = Some(why);
         return out;
     }
     flow.tcp.update(dir, t, pkt.payload.len());
@@ -176,6 +187,20 @@ pub fn segment(
         }
     };
     out
+}
+
+/// Whether an established connection's receiver would drop this
+/// segment for its ACK field. RSTs and SYNs are judged elsewhere.
+fn unacceptable_ack(flow: &Flow, dir: Dir, t: &crate::decode::Tcp<'_>) -> Option<Discard> {
+    if !flow.tcp.established() || t.flags & (F::RST | F::SYN) != 0 {
+        return None;
+    }
+    if t.flags & F::ACK == 0 {
+        return Some(Discard::NoAck);
+    }
+    let sent = flow.tcp.dirs[dir.index() ^ 1].next?;
+    let ahead = crate::flow::tcp::seq_diff(seq(t.ack), sent);
+    (ahead > 0).then_some(Discard::AckUnsent)
 }
 
 /// Where in a segment's payload its urgent byte is (the byte before

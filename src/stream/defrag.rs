@@ -58,9 +58,10 @@
 //!
 //! # Caps and what happens when each is hit
 //!
-//! - `timeout_secs`, default 60 (Suricata's `defrag.timeout`): the
-//!   datagram is dropped by [`Defragmenter::expire`], or when its next
-//!   fragment arrives too late, with [`DefragEvent::Timeout`].
+//! - `timeout_secs`, default 30 (Linux's `ipfrag_time`; Suricata's
+//!   `defrag.timeout` defaults to 60): the datagram is dropped by
+//!   [`Defragmenter::expire`], or when its next fragment arrives too
+//!   late, with [`DefragEvent::Timeout`].
 //! - `max_trackers`, default 65535 (Suricata's `defrag.trackers`):
 //!   expired datagrams are reaped first; if the table is still full, a
 //!   fragment that would open a *new* datagram is refused
@@ -88,8 +89,8 @@
 //! restarts, a sender that trickles a fragment every 50 s keeps a
 //! datagram alive here after the target has discarded it, and can then
 //! complete it differently on each side (bytes the target never saw
-//! still fill our copy). [`DefragConfig::refresh_timeout`] = false
-//! follows the targets instead.
+//! still fill our copy). [`DefragConfig::refresh_timeout`] = false (the
+//! default) follows the targets instead.
 //!
 //! Shortcomings: RFC 1858's "offset 1 over TCP" rule is left to the
 //! overlap policies; an IPv6 first fragment without its whole header
@@ -135,23 +136,28 @@ pub struct DefragConfig {
     pub policies: PolicyTable,
     /// Drop IPv6 datagrams with overlapping fragments (RFC 5722).
     pub drop_overlaps_v6: bool,
-    /// Each fragment restarts the datagram's timer, as in Suricata
-    /// (default). When false the timer runs from the first fragment, as
-    /// RFC 8200 §4.5 and the Linux and BSD stacks run it; see the module
-    /// docs for why that matters.
+    /// Each fragment restarts the datagram's timer, as in Suricata.
+    /// When false (the default) the timer runs from the first fragment,
+    /// as RFC 8200 §4.5 and the Linux and BSD stacks run it; see the
+    /// module docs for why that matters.
     pub refresh_timeout: bool,
 }
 
 impl Default for DefragConfig {
     fn default() -> Self {
+        // Linux drops an incomplete datagram 30 s after its first
+        // fragment (net.ipv4.ipfrag_time), whatever comes later. Holding
+        // one longer, or restarting the timer per fragment as Suricata
+        // does, lets a junk fragment outlive the target's copy and be
+        // reassembled here with the real ones (an evasion).
         DefragConfig {
-            timeout_secs: 60,
+            timeout_secs: 30,
             max_trackers: 65_535,
             memcap: 32 * 1024 * 1024,
             max_frags_per_datagram: 2048,
             policies: PolicyTable::new(Policy::Bsd),
             drop_overlaps_v6: false,
-            refresh_timeout: true,
+            refresh_timeout: false,
         }
     }
 }

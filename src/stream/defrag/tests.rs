@@ -479,7 +479,10 @@ fn ipv6_non_last_fragment_must_be_a_multiple_of_8() {
 fn timeout_expires_and_late_fragments_start_afresh() {
     let whole = udp4(64);
     let frags = split4(&whole, 24);
-    let mut d = defrag();
+    let mut d = Defragmenter::new(DefragConfig {
+        timeout_secs: 60,
+        ..DefragConfig::default()
+    });
     let mut ev = Vec::new();
     feed(&mut d, &frags[..1], t(0), &mut ev);
     assert_eq!(d.in_progress(), 1);
@@ -504,8 +507,12 @@ fn timeout_expires_and_late_fragments_start_afresh() {
     let late = feed(&mut d, &frags[1..], t(200), &mut ev);
     assert_eq!(late, Outcome::Held);
     assert_eq!(d.stats().ipv4_timeouts, 2);
-    // Each fragment refreshes the timer.
-    let mut d = defrag();
+    // With refresh on (Suricata's way), each fragment restarts the timer.
+    let mut d = Defragmenter::new(DefragConfig {
+        timeout_secs: 60,
+        refresh_timeout: true,
+        ..DefragConfig::default()
+    });
     for (i, f) in frags.iter().enumerate() {
         let o = feed(&mut d, std::slice::from_ref(f), t(50 * i as u64), &mut ev);
         if i + 1 < frags.len() {
@@ -860,6 +867,7 @@ fn timer_from_the_first_fragment_follows_the_target() {
     for refresh in [true, false] {
         let cfg = DefragConfig {
             refresh_timeout: refresh,
+            timeout_secs: 60,
             ..DefragConfig::default()
         };
         let mut d = Defragmenter::new(cfg);
@@ -1082,4 +1090,13 @@ fn ipv6_first_fragment_without_the_upper_layer_header() {
     );
     let p = decode(&out, LinkType::Raw).expect("decode");
     assert!(matches!(p.l4, L4::Udp { dst_port: 53, .. }));
+}
+
+/// Evasion matrix form frag4-timeout: by default the timer follows a
+/// Linux target (30 s from the first fragment), so a junk first fragment
+/// does not outlive the target's copy.
+#[test]
+fn default_timer_is_linuxs() {
+    let cfg = DefragConfig::default();
+    assert_eq!((cfg.timeout_secs, cfg.refresh_timeout), (30, false));
 }
