@@ -35,9 +35,11 @@
 //! panics on input: malformed traffic becomes anomaly events, and
 //! traffic that is not HTTP at all puts the parser in a failed state.
 
+pub mod dns;
 pub mod http;
 mod probe;
 mod session;
+pub mod tls;
 
 pub use probe::{detect_protocol, proto_from_port};
 pub use session::{AppEvent, AppSession, PROBE_KEEP};

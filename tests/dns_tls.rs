@@ -1,0 +1,69 @@
+//! DNS and TLS buffers end to end: a UDP query and a TLS ClientHello
+//! through the engine's app layer into per-transaction detection.
+
+mod common;
+
+use common::*;
+use etherparse::PacketBuilder;
+
+/// (sid, tx_id, app_proto) of each alert, in order.
+fn tx_alerts(r: &Run) -> Vec<(u32, Option<u64>, Option<&'static str>)> {
+    r.events
+        .iter()
+        .filter_map(|e| match e {
+            Event::Alert(a) => Some((a.alert.signature_id, a.tx_id, a.app_proto)),
+            _ => None,
+        })
+        .collect()
+}
+
+/// A standard query for `name` (dotted), from the client to port 53.
+fn dns_query(id: u16, name: &str) -> Vec<u8> {
+    let mut msg = id.to_be_bytes().to_vec();
+    msg.extend_from_slice(&[0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0]); // RD, one question
+    for label in name.split('.') {
+        msg.push(label.len() as u8);
+        msg.extend_from_slice(label.as_bytes());
+    }
+    msg.extend_from_slice(&[0, 0, 1, 0, 1]); // root, A, IN
+    let b = PacketBuilder::ipv4(CLIENT, SERVER, 64).udp(40000, 53);
+    let mut out = Vec::new();
+    b.write(&mut out, &msg).expect("build");
+    out
+}
+
+#[test]
+fn dns_query_rule_alerts_once_per_message() {
+    let rules = [
+        r#"alert dns any any -> any any (msg:"q"; dns_query; content:"evil.example"; nocase; isdataat:!1,relative; sid:1;)"#,
+        r#"alert dns any any -> any any (dns.query; dotprefix; content:".example"; endswith; sid:2;)"#,
+        r#"alert dns any any -> any any (dns.query; content:"evil.example.org"; sid:3;)"#,
+    ];
+    let mut r = Run::new(engine(Mode::Ips, &rules));
+    r.send(&dns_query(7, "www.evil.example"));
+    let mut got = tx_alerts(&r);
+    got.sort();
+    assert_eq!(
+        got,
+        vec![(1, Some(0), Some("dns")), (2, Some(0), Some("dns"))]
+    );
+    // A second message on the same flow is its own transaction.
+    r.send(&dns_query(8, "EVIL.example"));
+    assert_eq!(tx_alerts(&r).len(), 4);
+}
+
+#[test]
+fn tls_sni_rule_alerts_on_the_client_hello() {
+    let rule = r#"alert tls any any -> any any (tls.sni; content:"example.org"; isdataat:!1,relative; sid:10;)"#;
+    let other = r#"alert tls any any -> any any (tls_sni; content:"other.org"; sid:11;)"#;
+    let mut r = Run::new(engine(Mode::Ips, &[rule, other]));
+    r.handshake();
+    let hello = portcullis::app::tls::test_hello("example.org");
+    // The hello arrives in two segments, the cut inside the name.
+    let cut = hello.len() - 5;
+    r.send(&seg(true, F::ACK | F::PSH, 101, 501, &hello[..cut]));
+    assert!(tx_alerts(&r).is_empty());
+    let next = 101 + cut as u32;
+    r.send(&seg(true, F::ACK | F::PSH, next, 501, &hello[cut..]));
+    assert_eq!(tx_alerts(&r), vec![(10, Some(0), Some("tls"))]);
+}
