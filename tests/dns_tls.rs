@@ -67,3 +67,53 @@ fn tls_sni_rule_alerts_on_the_client_hello() {
     r.send(&seg(true, F::ACK | F::PSH, next, 501, &hello[cut..]));
     assert_eq!(tx_alerts(&r), vec![(10, Some(0), Some("tls"))]);
 }
+
+#[test]
+fn dns_over_tcp_is_framed_and_other_udp_stays_unknown() {
+    let rule = r#"alert dns any any -> any any (dns_query; content:"tcp.example"; sid:20;)"#;
+    let pkt = r#"alert udp any any -> any any (content:"hello"; sid:21;)"#;
+    let mut r = Run::new(engine(Mode::Ips, &[rule, pkt]));
+
+    // Port 53 over TCP: the length prefix and the message arrive in
+    // separate segments.
+    let udp = dns_query(9, "tcp.example");
+    let msg = &udp[28..]; // past the IPv4 and UDP headers
+    let tcp53 = |seq: u32, data: &[u8]| {
+        let b = PacketBuilder::ipv4(CLIENT, SERVER, 64)
+            .tcp(40001, 53, seq, 65535)
+            .ack(501)
+            .psh();
+        let mut out = Vec::new();
+        b.write(&mut out, data).expect("build");
+        out
+    };
+    let syn = {
+        let b = PacketBuilder::ipv4(CLIENT, SERVER, 64)
+            .tcp(40001, 53, 100, 65535)
+            .syn();
+        let mut out = Vec::new();
+        b.write(&mut out, &[]).expect("build");
+        out
+    };
+    let syn_ack = {
+        let b = PacketBuilder::ipv4(SERVER, CLIENT, 64)
+            .tcp(53, 40001, 500, 65535)
+            .syn()
+            .ack(101);
+        let mut out = Vec::new();
+        b.write(&mut out, &[]).expect("build");
+        out
+    };
+    r.send(&syn);
+    r.send(&syn_ack);
+    r.send(&tcp53(101, &(msg.len() as u16).to_be_bytes()));
+    r.send(&tcp53(103, msg));
+    assert_eq!(tx_alerts(&r), vec![(20, Some(0), Some("dns"))]);
+
+    // UDP that is not DNS: plain rules still fire, no app_proto.
+    let b = PacketBuilder::ipv4(CLIENT, SERVER, 64).udp(5000, 6000);
+    let mut out = Vec::new();
+    b.write(&mut out, b"hello").expect("build");
+    r.send(&out);
+    assert_eq!(tx_alerts(&r).last(), Some(&(21, None, None)));
+}

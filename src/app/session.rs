@@ -38,6 +38,10 @@ enum State {
     /// DNS over UDP: each datagram is a message.
     DnsUdp,
     Tls(Box<HelloReader>),
+    /// A UDP flow that is not DNS: its protocol stays unknown, as it
+    /// was before UDP had a parser (so `app-layer-protocol:failed` and
+    /// EVE's `app_proto` are unchanged for it).
+    Unparsed,
     /// Known (or failed) protocol without a parser here.
     Other(AppProto),
 }
@@ -79,7 +83,7 @@ impl AppSession {
             || dns::looks_like_query(first);
         let state = match dns {
             true => State::DnsUdp,
-            false => State::Other(AppProto::Failed),
+            false => State::Unparsed,
         };
         AppSession::with(state, HttpConfig::default())
     }
@@ -122,7 +126,7 @@ impl AppSession {
     /// The protocol, once known.
     pub fn proto(&self) -> Option<AppProto> {
         match &self.state {
-            State::Detecting { .. } => None,
+            State::Detecting { .. } | State::Unparsed => None,
             State::Http(_) => Some(AppProto::Http),
             State::Dns(_) | State::DnsUdp => Some(AppProto::Dns),
             State::Tls(_) => Some(AppProto::Tls),
@@ -158,7 +162,7 @@ impl AppSession {
                     self.hello = self.hello.take().or(reader.feed(data));
                 }
             }
-            State::Other(_) | State::DnsUdp => {}
+            State::Other(_) | State::DnsUdp | State::Unparsed => {}
             State::Detecting { prefix } => {
                 // Keep what fits, then ask; `before` is where this
                 // chunk starts in the kept bytes.
