@@ -117,3 +117,26 @@ fn dns_over_tcp_is_framed_and_other_udp_stays_unknown() {
     r.send(&out);
     assert_eq!(tx_alerts(&r).last(), Some(&(21, None, None)));
 }
+
+#[test]
+fn certificate_buffers_fire_on_the_server_flight() {
+    let rules = [
+        r#"alert tls any any -> any any (tls_cert_subject; content:"CN=evil.example"; nocase; sid:30;)"#,
+        r#"alert tls any any -> any any (tls.cert_issuer; content:"C=US, O=Let's Encrypt, CN=R3"; sid:31;)"#,
+        r#"alert tls any any -> any any (tls.cert_serial; content:"00:E7:0A"; sid:32;)"#,
+        // Both sides of the one TLS transaction.
+        r#"alert tls any any -> any any (tls.sni; content:"example.org"; tls.cert_subject; content:"evil"; sid:33;)"#,
+    ];
+    let mut r = Run::new(engine(Mode::Ips, &rules));
+    r.handshake();
+    let hello = portcullis::app::tls::test_hello("example.org");
+    r.send(&seg(true, F::ACK | F::PSH, 101, 501, &hello));
+    assert!(tx_alerts(&r).is_empty());
+    let der = portcullis::app::x509::test_cert("evil.example");
+    let cert = portcullis::app::tls::test_certificate(&der);
+    let ack = 101 + hello.len() as u32;
+    r.send(&seg(false, F::ACK | F::PSH, 501, ack, &cert));
+    let mut got: Vec<u32> = tx_alerts(&r).into_iter().map(|a| a.0).collect();
+    got.sort();
+    assert_eq!(got, vec![30, 31, 32, 33]);
+}

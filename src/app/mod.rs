@@ -40,6 +40,7 @@ pub mod http;
 mod probe;
 mod session;
 pub mod tls;
+pub mod x509;
 
 pub use probe::{detect_protocol, proto_from_port};
 pub use session::{AppEvent, AppSession, PROBE_KEEP};

@@ -9,7 +9,7 @@
 
 use super::dns::{self, DnsMessage, TcpFramer};
 use super::http::{HttpConfig, HttpEvent, HttpParser};
-use super::tls::{ClientHello, HelloReader};
+use super::tls::{TlsInfo, TlsParser};
 use super::{detect_protocol, proto_from_port, AppProto};
 use crate::flow::Dir;
 
@@ -37,7 +37,7 @@ enum State {
     Dns(Box<[TcpFramer; 2]>),
     /// DNS over UDP: each datagram is a message.
     DnsUdp,
-    Tls(Box<HelloReader>),
+    Tls(Box<TlsParser>),
     /// A UDP flow that is not DNS: its protocol stays unknown, as it
     /// was before UDP had a parser (so `app-layer-protocol:failed` and
     /// EVE's `app_proto` are unchanged for it).
@@ -55,8 +55,9 @@ pub struct AppSession {
     dns: Vec<(crate::flow::Dir, DnsMessage)>,
     /// DNS messages numbered so far (their transaction ids).
     dns_count: u64,
-    /// The ClientHello, once whole, until [`AppSession::take_hello`].
-    hello: Option<ClientHello>,
+    /// Directions in which the TLS transaction gained a part, until
+    /// [`AppSession::take_tls_updates`].
+    tls_updated: [bool; 2],
 }
 
 impl AppSession {
@@ -94,7 +95,7 @@ impl AppSession {
             http_cfg,
             dns: Vec::new(),
             dns_count: 0,
-            hello: None,
+            tls_updated: [false; 2],
         }
     }
 
@@ -118,9 +119,17 @@ impl AppSession {
         std::mem::take(&mut self.dns)
     }
 
-    /// The ClientHello, the first time it is asked for once whole.
-    pub fn take_hello(&mut self) -> Option<ClientHello> {
-        self.hello.take()
+    /// Which directions' TLS parts were added since the last call.
+    pub fn take_tls_updates(&mut self) -> [bool; 2] {
+        std::mem::take(&mut self.tls_updated)
+    }
+
+    /// The TLS transaction (a flow has one), when the flow is TLS.
+    pub fn tls(&self) -> Option<&TlsInfo> {
+        match &self.state {
+            State::Tls(p) => Some(p.info()),
+            _ => None,
+        }
     }
 
     /// The protocol, once known.
@@ -157,10 +166,8 @@ impl AppSession {
         match &mut self.state {
             State::Http(p) => p.feed(dir, data, &mut http_events),
             State::Dns(framers) => framers[dir.index()].feed(data, &mut msgs),
-            State::Tls(reader) => {
-                if dir == Dir::ToServer {
-                    self.hello = self.hello.take().or(reader.feed(data));
-                }
+            State::Tls(p) => {
+                self.tls_updated[dir.index()] |= p.feed(dir == Dir::ToServer, data);
             }
             State::Other(_) | State::DnsUdp | State::Unparsed => {}
             State::Detecting { prefix } => {
@@ -182,13 +189,17 @@ impl AppSession {
                 };
                 out.push(AppEvent::Detected(proto));
                 if proto == AppProto::Tls {
-                    // The client's kept bytes, this chunk's end included.
-                    let mut reader = Box::<HelloReader>::default();
-                    self.hello = match dir {
-                        Dir::ToServer => reader.feed(&prefix[0][..before]).or(reader.feed(data)),
-                        Dir::ToClient => reader.feed(&prefix[0]),
-                    };
-                    self.state = State::Tls(reader);
+                    // Replay as for HTTP below: the other side's kept
+                    // bytes, then this side's, ending with the chunk.
+                    let mut p = Box::<TlsParser>::default();
+                    let other = dir.other();
+                    let to_server = |d: Dir| d == Dir::ToServer;
+                    let mut up = [false; 2];
+                    up[other.index()] = p.feed(to_server(other), &prefix[other.index()]);
+                    up[dir.index()] = p.feed(to_server(dir), &prefix[dir.index()][..before]);
+                    up[dir.index()] |= p.feed(to_server(dir), data);
+                    self.tls_updated = up;
+                    self.state = State::Tls(p);
                     return;
                 }
                 if proto != AppProto::Http {

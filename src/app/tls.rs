@@ -1,54 +1,66 @@
-//! The TLS ClientHello (RFC 8446 4.1.2), read from the client's stream.
+//! TLS handshakes (RFC 8446 4, RFC 5246 7.4), read from both sides
+//! of a TCP flow.
 //!
-//! Handshake records (content type 22) are collected until the first
-//! handshake message is whole; it may span records (RFC 8446 5.1) and
-//! TCP segments. Only a ClientHello is parsed, and from it only the
-//! server name (RFC 6066 3). All reads go through `get` on slices whose
-//! length was checked, so short or lying length fields end parsing
-//! instead of panicking. What is kept is capped at [`MAX_HELLO`].
+//! Handshake records (content type 22) are collected per direction and
+//! cut into handshake messages, which may span records (RFC 8446 5.1)
+//! and TCP segments. From the client's ClientHello only the server name
+//! (RFC 6066 3) is read; from the server's Certificate message (TLS 1.2
+//! and older: 1.3 encrypts it) the first certificate's subject, issuer
+//! and serial ([`super::x509`]). All reads go through `get` on slices
+//! whose length was checked, so short or lying length fields end
+//! parsing instead of panicking. Each direction keeps at most
+//! [`MAX_HANDSHAKE`] bytes and stops at its first non-handshake record.
 
-/// Handshake bytes kept while waiting for the ClientHello to be
-/// whole; a bigger hello is given up on.
-const MAX_HELLO: usize = 16 * 1024;
+use super::x509::{self, CertInfo};
 
-/// What was read from the client's first handshake message.
+/// Handshake bytes kept per direction; a longer handshake (a huge
+/// certificate chain) is given up on.
+const MAX_HANDSHAKE: usize = 64 * 1024;
+
+/// What the TLS transaction of a flow holds so far.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct ClientHello {
+pub struct TlsInfo {
     /// `server_name` extension, host_name entry.
     pub sni: Option<Vec<u8>>,
+    /// The server's first certificate.
+    pub cert: Option<CertInfo>,
 }
 
-/// Collects the client's handshake bytes.
+/// Cuts one direction's records into handshake messages.
 #[derive(Debug, Default)]
-pub struct HelloReader {
+pub struct Handshakes {
     /// Raw stream bytes not yet cut into records.
     raw: Vec<u8>,
-    /// Handshake-protocol bytes taken out of complete records.
+    /// Handshake-protocol bytes of complete records, not yet consumed.
     handshake: Vec<u8>,
+    /// Bytes taken so far, against [`MAX_HANDSHAKE`].
+    seen: usize,
     done: bool,
 }
 
-impl HelloReader {
-    /// Adds client stream bytes; returns the hello once it is whole
-    /// (at most once per flow).
-    pub fn feed(&mut self, data: &[u8]) -> Option<ClientHello> {
+impl Handshakes {
+    /// Adds stream bytes; calls `each` with (type, body) of every
+    /// handshake message that became whole.
+    pub fn feed(&mut self, data: &[u8], mut each: impl FnMut(u8, &[u8])) {
         if self.done {
-            return None;
+            return;
         }
-        if self.raw.len() + data.len() > MAX_HELLO {
+        self.seen += data.len();
+        if self.seen > MAX_HANDSHAKE {
             self.done = true;
-            return None;
+            return;
         }
         self.raw.extend_from_slice(data);
 
-        // Records: type(1) version(2) length(2) fragment.
+        // Records: type(1) version(2) length(2) fragment. Anything but
+        // a handshake record (ChangeCipherSpec, alert, data) ends what
+        // can be read in clear.
         while let Some(hdr) = self.raw.get(..5) {
-            let len = usize::from(u16::from_be_bytes([hdr[3], hdr[4]]));
             if hdr[0] != 0x16 {
-                // Not a handshake record: no ClientHello comes first.
                 self.done = true;
-                return None;
+                break;
             }
+            let len = usize::from(u16::from_be_bytes([hdr[3], hdr[4]]));
             let Some(frag) = self.raw.get(5..5 + len) else {
                 break;
             };
@@ -56,19 +68,63 @@ impl HelloReader {
             self.raw.drain(..5 + len);
         }
 
-        // Handshake: type(1) length(3) body.
-        let hs = self.handshake.get(..4)?;
-        if hs[0] != 1 {
-            self.done = true;
-            return None;
+        // Messages: type(1) length(3) body.
+        let mut at = 0;
+        while let Some(h) = self.handshake.get(at..at + 4) {
+            let len = usize::from(h[1]) << 16 | usize::from(h[2]) << 8 | usize::from(h[3]);
+            let Some(body) = self.handshake.get(at + 4..at + 4 + len) else {
+                break;
+            };
+            each(h[0], body);
+            at += 4 + len;
         }
-        let len = usize::from(hs[1]) << 16 | usize::from(hs[2]) << 8 | usize::from(hs[3]);
-        let body = self.handshake.get(4..4 + len)?;
-        self.done = true;
-        Some(ClientHello {
-            sni: hello_sni(body),
-        })
+        self.handshake.drain(..at);
     }
+}
+
+/// Handshake message types read here.
+const CLIENT_HELLO: u8 = 1;
+const CERTIFICATE: u8 = 11;
+
+/// Both directions of one flow's handshake.
+#[derive(Debug, Default)]
+pub struct TlsParser {
+    dirs: [Handshakes; 2],
+    info: TlsInfo,
+}
+
+impl TlsParser {
+    /// Adds bytes of the client (`to_server`) or server side; returns
+    /// whether the transaction gained a part.
+    pub fn feed(&mut self, to_server: bool, data: &[u8]) -> bool {
+        let info = &mut self.info;
+        let mut gained = false;
+        let side = &mut self.dirs[usize::from(!to_server)];
+        side.feed(data, |ty, body| match (to_server, ty) {
+            (true, CLIENT_HELLO) if info.sni.is_none() => {
+                info.sni = hello_sni(body);
+                gained = true;
+            }
+            (false, CERTIFICATE) if info.cert.is_none() => {
+                info.cert = first_cert(body).and_then(x509::parse);
+                gained |= info.cert.is_some();
+            }
+            _ => {}
+        });
+        gained
+    }
+
+    pub fn info(&self) -> &TlsInfo {
+        &self.info
+    }
+}
+
+/// The first certificate of a Certificate message (RFC 5246 7.4.2):
+/// a 24-bit list length, then 24-bit length and DER of each.
+fn first_cert(body: &[u8]) -> Option<&[u8]> {
+    let u24 = |b: &[u8]| usize::from(b[0]) << 16 | usize::from(b[1]) << 8 | usize::from(b[2]);
+    let list = body.get(3..3 + u24(body.get(..3)?))?;
+    list.get(3..3 + u24(list.get(..3)?))
 }
 
 /// A cursor over a checked slice.
@@ -164,6 +220,26 @@ pub fn test_hello(name: &str) -> Vec<u8> {
     rec
 }
 
+/// A Certificate handshake record carrying `der` alone, for the
+/// engine tests (not part of the API).
+#[doc(hidden)]
+pub fn test_certificate(der: &[u8]) -> Vec<u8> {
+    let u24 = |n: usize| [(n >> 16) as u8, (n >> 8) as u8, n as u8];
+    let mut list = u24(der.len()).to_vec();
+    list.extend_from_slice(der);
+    let mut body = u24(list.len()).to_vec();
+    body.extend_from_slice(&list);
+    // Handshake header: Certificate (11), 24-bit length.
+    let mut hs = vec![CERTIFICATE];
+    hs.extend_from_slice(&u24(body.len()));
+    hs.extend_from_slice(&body);
+    // Record header: handshake, TLS 1.2, length.
+    let mut rec = vec![0x16, 0x03, 0x03];
+    rec.extend_from_slice(&(hs.len() as u16).to_be_bytes());
+    rec.extend_from_slice(&hs);
+    rec
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -177,11 +253,11 @@ mod tests {
         let rec = hello_record();
         // The cut falls inside the server name.
         let cut = rec.len() - 4;
-        let mut r = HelloReader::default();
-        assert_eq!(r.feed(&rec[..cut]), None);
-        let hello = r.feed(&rec[cut..]).expect("hello");
-        assert_eq!(hello.sni.as_deref(), Some(&b"example.org"[..]));
-        assert_eq!(r.feed(&rec), None); // once per flow
+        let mut p = TlsParser::default();
+        assert!(!p.feed(true, &rec[..cut]));
+        assert!(p.feed(true, &rec[cut..]));
+        assert_eq!(p.info().sni.as_deref(), Some(&b"example.org"[..]));
+        assert!(!p.feed(true, &rec)); // once per flow
     }
 
     #[test]
@@ -195,16 +271,28 @@ mod tests {
             two.extend_from_slice(&(part.len() as u16).to_be_bytes());
             two.extend_from_slice(part);
         }
-        let mut r = HelloReader::default();
-        let sni = r.feed(&two).and_then(|h| h.sni);
-        assert_eq!(sni.as_deref(), Some(&b"example.org"[..]));
+        let mut p = TlsParser::default();
+        p.feed(true, &two);
+        assert_eq!(p.info().sni.as_deref(), Some(&b"example.org"[..]));
 
         // An extensions length past the end: no name, no panic.
         let mut bad = rec.clone();
         let n = bad.len();
         bad[n - 20] = 0xff;
-        let _ = HelloReader::default().feed(&bad);
+        let _ = TlsParser::default().feed(true, &bad);
         // Not a handshake.
-        assert_eq!(HelloReader::default().feed(b"\x17\x03\x03\x00\x01x"), None);
+        assert!(!TlsParser::default().feed(true, b"\x17\x03\x03\x00\x01x"));
+    }
+
+    #[test]
+    fn certificate_from_the_server() {
+        let rec = test_certificate(&x509::test_cert("evil.example"));
+        let mut p = TlsParser::default();
+        // Byte by byte: records and messages are reassembled.
+        let gained = rec.iter().fold(false, |g, b| g | p.feed(false, &[*b]));
+        assert!(gained);
+        let cert = p.info().cert.as_ref().expect("cert");
+        assert_eq!(cert.subject, b"CN=evil.example");
+        assert_eq!(cert.issuer, b"C=US, O=Let's Encrypt, CN=R3");
     }
 }

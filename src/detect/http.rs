@@ -1,7 +1,7 @@
 //! Transaction rules: rules whose matches read app-layer buffers (or
 //! test `app-layer-event`), judged once per transaction rather than per
 //! packet. A transaction is an HTTP exchange, a DNS message or a TLS
-//! ClientHello ([`TxRef`]).
+//! handshake ([`TxRef`]).
 //!
 //! The engine tells the detector which transactions of the packet's
 //! direction gained parts ([`TxUpdate`]); each is inspected against the
@@ -32,7 +32,7 @@ use super::content::{Buf, Chain};
 use super::prefilter::Prefilter;
 use crate::app::dns::DnsMessage;
 use crate::app::http::{Anomaly, AnomalySet, HttpParser, Transaction};
-use crate::app::tls::ClientHello;
+use crate::app::tls::TlsInfo;
 use crate::app::AppProto;
 use crate::rules::buffers::{HttpBuf, Side, Transform};
 use crate::rules::{Match, Rule};
@@ -53,8 +53,8 @@ pub struct AppView<'a> {
     pub updates: &'a [TxUpdate],
     /// DNS messages to inspect in the packet's direction.
     pub dns: &'a [DnsMessage],
-    /// The ClientHello, on the client packet that completed it.
-    pub hello: Option<&'a ClientHello>,
+    /// The flow's TLS transaction, on a packet that added to it.
+    pub tls: Option<&'a TlsInfo>,
 }
 
 /// One transaction of any parsed protocol.
@@ -62,7 +62,7 @@ pub struct AppView<'a> {
 pub enum TxRef<'a> {
     Http(&'a Transaction),
     Dns(&'a DnsMessage),
-    Tls(&'a ClientHello),
+    Tls(&'a TlsInfo),
 }
 
 impl TxRef<'_> {
@@ -379,8 +379,16 @@ pub fn buffers<'t>(tx: TxRef<'t>, buf: HttpBuf, to_server: bool) -> Vec<Cow<'t, 
         (TxRef::Dns(m), HttpBuf::DnsQuery) => {
             m.queries.iter().map(|q| Cow::Borrowed(&q[..])).collect()
         }
-        (TxRef::Tls(h), HttpBuf::TlsSni) => {
-            h.sni.as_deref().map(Cow::Borrowed).into_iter().collect()
+        (TxRef::Tls(t), _) => {
+            let c = t.cert.as_ref();
+            let data = match buf {
+                HttpBuf::TlsSni => t.sni.as_deref(),
+                HttpBuf::TlsCertSubject => c.map(|c| &c.subject[..]),
+                HttpBuf::TlsCertIssuer => c.map(|c| &c.issuer[..]),
+                HttpBuf::TlsCertSerial => c.map(|c| &c.serial[..]),
+                _ => None,
+            };
+            data.map(Cow::Borrowed).into_iter().collect()
         }
         _ => Vec::new(),
     }
@@ -460,6 +468,6 @@ fn http_buffers(tx: &Transaction, buf: HttpBuf, to_server: bool) -> Vec<Cow<'_, 
             h.map(|h| h.fields().iter().map(|f| Cow::Owned(f.line())).collect())
                 .unwrap_or_default()
         }
-        DnsQuery | TlsSni => Vec::new(),
+        DnsQuery | TlsSni | TlsCertSubject | TlsCertIssuer | TlsCertSerial => Vec::new(),
     }
 }

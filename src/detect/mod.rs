@@ -454,8 +454,8 @@ impl Detector {
             Some((up.tx_id, TxRef::Http(tx)))
         });
         let dns = app.dns.iter().map(|m| (m.tx_id, TxRef::Dns(m)));
-        // A flow has one ClientHello: transaction 0.
-        let tls = app.hello.map(|h| (0, TxRef::Tls(h)));
+        // A flow has one TLS transaction: number 0.
+        let tls = app.tls.map(|t| (0, TxRef::Tls(t)));
         let mut cands = std::mem::take(&mut scratch.tx_candidates);
         for (tx_id, tx) in http.chain(dns).chain(tls) {
             self.tx.candidates(tx, input.to_server, &mut cands);

@@ -10,7 +10,6 @@
 
 use crate::app::dns::DnsMessage;
 use crate::app::http::{HttpConfig, HttpEvent};
-use crate::app::tls::ClientHello;
 use crate::app::{AppEvent, AppSession};
 use crate::detect::{AppView, TxUpdate};
 use crate::flow::{Dir, Flow};
@@ -28,8 +27,8 @@ pub struct FlowApp {
     pending: [Vec<TxUpdate>; 2],
     /// DNS messages of each direction not inspected yet.
     dns: [Vec<DnsMessage>; 2],
-    /// The ClientHello, until a client packet inspected it.
-    hello: Option<ClientHello>,
+    /// Directions whose packets have a TLS update to inspect.
+    tls: [bool; 2],
     events: Vec<AppEvent>,
 }
 
@@ -41,7 +40,7 @@ impl FlowApp {
             closed: [false; 2],
             pending: Default::default(),
             dns: Default::default(),
-            hello: None,
+            tls: [false; 2],
             events: Vec::new(),
         }
     }
@@ -58,8 +57,9 @@ impl FlowApp {
         for (dir, m) in self.session.take_dns() {
             self.dns[dir.index()].push(m);
         }
-        if let Some(h) = self.session.take_hello() {
-            self.hello = Some(h);
+        let up = self.session.take_tls_updates();
+        for (mine, new) in self.tls.iter_mut().zip(up) {
+            *mine |= new;
         }
         for e in self.events.drain(..) {
             let (tx_id, dir) = match e {
@@ -147,7 +147,7 @@ pub fn view(app: Option<&FlowApp>, dir: Dir) -> AppView<'_> {
             http: a.session.http(),
             updates: &a.pending[dir.index()],
             dns: &a.dns[dir.index()],
-            hello: a.hello.as_ref().filter(|_| dir == Dir::ToServer),
+            tls: a.session.tls().filter(|_| a.tls[dir.index()]),
         },
     }
 }
@@ -155,9 +155,7 @@ pub fn view(app: Option<&FlowApp>, dir: Dir) -> AppView<'_> {
 /// Whether `dir` has transactions waiting to be inspected.
 pub fn has_updates(flow: &Flow, dir: Dir) -> bool {
     flow.app.as_deref().is_some_and(|a| {
-        !a.pending[dir.index()].is_empty()
-            || !a.dns[dir.index()].is_empty()
-            || (a.hello.is_some() && dir == Dir::ToServer)
+        !a.pending[dir.index()].is_empty() || !a.dns[dir.index()].is_empty() || a.tls[dir.index()]
     })
 }
 
@@ -169,14 +167,12 @@ pub fn inspected(flow: &mut Flow, dir: Dir) {
         return;
     };
     app.pending[dir.index()].clear();
-    // DNS messages and the hello are judged once, by the packet that
+    // DNS messages and TLS parts are judged once, by the packet that
     // completed them.
     if let Some(last) = app.dns[dir.index()].drain(..).next_back() {
         flow.vars.forget_txs_before(last.tx_id + 1);
     }
-    if dir == Dir::ToServer {
-        app.hello = None;
-    }
+    app.tls[dir.index()] = false;
     let Some(parser) = app.session.http_mut() else {
         return;
     };

@@ -80,6 +80,12 @@ pub enum HttpBuf {
     DnsQuery,
     /// `tls.sni`: the ClientHello's server name.
     TlsSni,
+    /// `tls.cert_subject`: the server certificate's subject.
+    TlsCertSubject,
+    /// `tls.cert_issuer`
+    TlsCertIssuer,
+    /// `tls.cert_serial`: `0A:E1:...`
+    TlsCertSerial,
 }
 
 /// Which message of a transaction a buffer comes from.
@@ -127,6 +133,9 @@ impl HttpBuf {
             "http.response_header" => ResponseHeader,
             "dns.query" | "dns_query" => DnsQuery,
             "tls.sni" | "tls_sni" => TlsSni,
+            "tls.cert_subject" | "tls_cert_subject" => TlsCertSubject,
+            "tls.cert_issuer" | "tls_cert_issuer" => TlsCertIssuer,
+            "tls.cert_serial" | "tls_cert_serial" => TlsCertSerial,
             _ => return None,
         })
     }
@@ -182,7 +191,7 @@ impl HttpBuf {
                 Side::Request
             }
             StatCode | StatMsg | ResponseLine | Server | Location | ResponseBody
-            | ResponseHeader => Side::Response,
+            | ResponseHeader | TlsCertSubject | TlsCertIssuer | TlsCertSerial => Side::Response,
             Protocol | Header | HeaderRaw | HeaderNames | Cookie | ContentType | Connection
             | ContentLen | FileData | Start => Side::Both,
         }
@@ -192,7 +201,10 @@ impl HttpBuf {
     pub fn app(self) -> crate::app::AppProto {
         match self {
             HttpBuf::DnsQuery => crate::app::AppProto::Dns,
-            HttpBuf::TlsSni => crate::app::AppProto::Tls,
+            HttpBuf::TlsSni
+            | HttpBuf::TlsCertSubject
+            | HttpBuf::TlsCertIssuer
+            | HttpBuf::TlsCertSerial => crate::app::AppProto::Tls,
             _ => crate::app::AppProto::Http,
         }
     }
