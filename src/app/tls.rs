@@ -9,7 +9,7 @@
 //! and serial ([`super::x509`]). All reads go through `get` on slices
 //! whose length was checked, so short or lying length fields end
 //! parsing instead of panicking. Each direction keeps at most
-//! [`MAX_HANDSHAKE`] bytes and stops at its first non-handshake record.
+//! `MAX_HANDSHAKE` bytes and stops at its first non-handshake record.
 
 use super::x509::{self, CertInfo};
 
@@ -47,7 +47,7 @@ impl Handshakes {
         }
         self.seen += data.len();
         if self.seen > MAX_HANDSHAKE {
-            self.done = true;
+            self.give_up();
             return;
         }
         self.raw.extend_from_slice(data);
@@ -57,8 +57,8 @@ impl Handshakes {
         // can be read in clear.
         while let Some(hdr) = self.raw.get(..5) {
             if hdr[0] != 0x16 {
-                self.done = true;
-                break;
+                self.give_up();
+                return;
             }
             let len = usize::from(u16::from_be_bytes([hdr[3], hdr[4]]));
             let Some(frag) = self.raw.get(5..5 + len) else {
@@ -79,6 +79,13 @@ impl Handshakes {
             at += 4 + len;
         }
         self.handshake.drain(..at);
+    }
+
+    /// Nothing more will be read: the buffers go.
+    fn give_up(&mut self) {
+        self.done = true;
+        self.raw = Vec::new();
+        self.handshake = Vec::new();
     }
 }
 
