@@ -562,6 +562,7 @@ impl Engine {
             n += 1;
         }
         app::feed(flow, dir, false);
+        app::datagram(flow, dir, pkt.payload);
         let d = &mut flow.dirs[dir.index()];
         let input = Input {
             packet: pkt,

@@ -17,12 +17,17 @@
 //!    either prefix grows. `None` means "not yet decided, keep going";
 //!    `Some(AppProto::Failed)` means "nothing recognised, stop trying".
 //!    DNS over TCP has no content probe here: use [`proto_from_port`]
-//!    when detection fails.
-//! 2. For [`AppProto::Http`], create one [`http::HttpParser`] per flow,
+//!    when detection fails. UDP flows are DNS or nothing
+//!    ([`AppSession::udp`]): port 53 or a well-formed query.
+//! 2. DNS messages ([`dns`]) and the TLS handshake ([`tls`], with
+//!    [`x509`] for the certificate) are parsed by [`AppSession`] itself;
+//!    it hands out new DNS messages and which directions added to the
+//!    flow's one TLS transaction.
+//! 3. For [`AppProto::Http`], create one [`http::HttpParser`] per flow,
 //!    feed it the buffered prefixes, then every new in-order chunk with
 //!    [`http::HttpParser::feed`], and call [`http::HttpParser::close`]
 //!    when a direction ends (FIN/RST or flow timeout).
-//! 3. Each call appends [`http::HttpEvent`]s: transaction progress
+//! 4. Each call appends [`http::HttpEvent`]s: transaction progress
 //!    (headers parsed, body bytes added, message complete) and typed
 //!    anomalies named like Suricata's `app-layer-event:http.*` keywords.
 //!    Detection reads the sticky buffers from
@@ -35,9 +40,12 @@
 //! panics on input: malformed traffic becomes anomaly events, and
 //! traffic that is not HTTP at all puts the parser in a failed state.
 
+pub mod dns;
 pub mod http;
 mod probe;
 mod session;
+pub mod tls;
+pub mod x509;
 
 pub use probe::{detect_protocol, proto_from_port};
 pub use session::{AppEvent, AppSession, PROBE_KEEP};

@@ -3,10 +3,13 @@
 //! [`AppSession`] is what the engine keeps per TCP flow. It holds the
 //! first bytes of each direction (at most [`PROBE_KEEP`] each) until
 //! [`detect_protocol`] decides, then hands everything, those bytes
-//! included, to the protocol's parser. Only HTTP has a parser so far;
-//! other recognised protocols are named and their bytes ignored here.
+//! included, to the protocol's parser. HTTP, DNS (over TCP and UDP)
+//! and the TLS ClientHello are parsed; other recognised protocols are
+//! named and their bytes ignored here.
 
+use super::dns::{self, DnsMessage, TcpFramer};
 use super::http::{HttpConfig, HttpEvent, HttpParser};
+use super::tls::{TlsInfo, TlsParser};
 use super::{detect_protocol, proto_from_port, AppProto};
 use crate::flow::Dir;
 
@@ -30,6 +33,15 @@ enum State {
         prefix: [Vec<u8>; 2],
     },
     Http(Box<HttpParser>),
+    /// DNS over TCP: one framer per direction.
+    Dns(Box<[TcpFramer; 2]>),
+    /// DNS over UDP: each datagram is a message.
+    DnsUdp,
+    Tls(Box<TlsParser>),
+    /// A UDP flow that is not DNS: its protocol stays unknown, as it
+    /// was before UDP had a parser (so `app-layer-protocol:failed` and
+    /// EVE's `app_proto` are unchanged for it).
+    Unparsed,
     /// Known (or failed) protocol without a parser here.
     Other(AppProto),
 }
@@ -39,6 +51,13 @@ enum State {
 pub struct AppSession {
     state: State,
     http_cfg: HttpConfig,
+    /// DNS messages parsed since [`AppSession::take_dns`].
+    dns: Vec<(crate::flow::Dir, DnsMessage)>,
+    /// DNS messages numbered so far (their transaction ids).
+    dns_count: u64,
+    /// Directions in which the TLS transaction gained a part, until
+    /// [`AppSession::take_tls_updates`].
+    tls_updated: [bool; 2],
 }
 
 impl AppSession {
@@ -47,19 +66,79 @@ impl AppSession {
     /// from content.
     pub fn new(server_port: u16, http_cfg: HttpConfig) -> AppSession {
         let state = match proto_from_port(server_port) {
+            Some(AppProto::Dns) => State::Dns(Box::default()),
             Some(p) => State::Other(p),
             None => State::Detecting {
                 prefix: [Vec::new(), Vec::new()],
             },
         };
-        AppSession { state, http_cfg }
+        AppSession::with(state, http_cfg)
+    }
+
+    /// A session for a UDP flow, decided from its first datagram: DNS
+    /// when either port is 53 or the datagram is a plain DNS query
+    /// (Suricata probes UDP DNS by port and by content alike).
+    pub fn udp(ports: (u16, u16), first: &[u8]) -> AppSession {
+        let dns = proto_from_port(ports.0) == Some(AppProto::Dns)
+            || proto_from_port(ports.1) == Some(AppProto::Dns)
+            || dns::looks_like_query(first);
+        let state = match dns {
+            true => State::DnsUdp,
+            false => State::Unparsed,
+        };
+        AppSession::with(state, HttpConfig::default())
+    }
+
+    fn with(state: State, http_cfg: HttpConfig) -> AppSession {
+        AppSession {
+            state,
+            http_cfg,
+            dns: Vec::new(),
+            dns_count: 0,
+            tls_updated: [false; 2],
+        }
+    }
+
+    /// One UDP datagram of `dir`.
+    pub fn datagram(&mut self, dir: Dir, payload: &[u8]) {
+        if let State::DnsUdp = self.state {
+            if let Some(m) = dns::parse(payload) {
+                self.push_dns(dir, m);
+            }
+        }
+    }
+
+    fn push_dns(&mut self, dir: Dir, mut m: DnsMessage) {
+        m.tx_id = self.dns_count;
+        self.dns_count += 1;
+        self.dns.push((dir, m));
+    }
+
+    /// The DNS messages parsed since the last call.
+    pub fn take_dns(&mut self) -> Vec<(Dir, DnsMessage)> {
+        std::mem::take(&mut self.dns)
+    }
+
+    /// Which directions' TLS parts were added since the last call.
+    pub fn take_tls_updates(&mut self) -> [bool; 2] {
+        std::mem::take(&mut self.tls_updated)
+    }
+
+    /// The TLS transaction (a flow has one), when the flow is TLS.
+    pub fn tls(&self) -> Option<&TlsInfo> {
+        match &self.state {
+            State::Tls(p) => Some(p.info()),
+            _ => None,
+        }
     }
 
     /// The protocol, once known.
     pub fn proto(&self) -> Option<AppProto> {
         match &self.state {
-            State::Detecting { .. } => None,
+            State::Detecting { .. } | State::Unparsed => None,
             State::Http(_) => Some(AppProto::Http),
+            State::Dns(_) | State::DnsUdp => Some(AppProto::Dns),
+            State::Tls(_) => Some(AppProto::Tls),
             State::Other(p) => Some(*p),
         }
     }
@@ -83,9 +162,14 @@ impl AppSession {
     /// Feed in-order bytes of `dir`.
     pub fn feed(&mut self, dir: Dir, data: &[u8], out: &mut Vec<AppEvent>) {
         let mut http_events = Vec::new();
+        let mut msgs = Vec::new();
         match &mut self.state {
             State::Http(p) => p.feed(dir, data, &mut http_events),
-            State::Other(_) => {}
+            State::Dns(framers) => framers[dir.index()].feed(data, &mut msgs),
+            State::Tls(p) => {
+                self.tls_updated[dir.index()] |= p.feed(dir == Dir::ToServer, data);
+            }
+            State::Other(_) | State::DnsUdp | State::Unparsed => {}
             State::Detecting { prefix } => {
                 // Keep what fits, then ask; `before` is where this
                 // chunk starts in the kept bytes.
@@ -104,6 +188,20 @@ impl AppSession {
                     return;
                 };
                 out.push(AppEvent::Detected(proto));
+                if proto == AppProto::Tls {
+                    // Replay as for HTTP below: the other side's kept
+                    // bytes, then this side's, ending with the chunk.
+                    let mut p = Box::<TlsParser>::default();
+                    let other = dir.other();
+                    let to_server = |d: Dir| d == Dir::ToServer;
+                    let mut up = [false; 2];
+                    up[other.index()] = p.feed(to_server(other), &prefix[other.index()]);
+                    up[dir.index()] = p.feed(to_server(dir), &prefix[dir.index()][..before]);
+                    up[dir.index()] |= p.feed(to_server(dir), data);
+                    self.tls_updated = up;
+                    self.state = State::Tls(p);
+                    return;
+                }
                 if proto != AppProto::Http {
                     self.state = State::Other(proto);
                     return;
@@ -118,6 +216,9 @@ impl AppSession {
                 parser.feed(dir, data, &mut http_events);
                 self.state = State::Http(parser);
             }
+        }
+        for m in msgs {
+            self.push_dns(dir, m);
         }
         out.extend(http_events.into_iter().map(AppEvent::Http));
     }

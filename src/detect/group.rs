@@ -142,7 +142,9 @@ pub fn build(rules: &[Rule]) -> Result<[Group; 4], String> {
         let has_payload = !rule.options.matches.is_empty();
         let flow = &rule.options.flow;
         let transports: &[Transport] = match rule.header.proto {
-            // App-layer protocols are detected on TCP flows only.
+            // DNS is parsed on UDP and TCP; the other app-layer
+            // protocols are detected on TCP flows only.
+            Proto::App(ref a) if a.0 == "dns" => &[Transport::Tcp, Transport::Udp],
             Proto::Tcp | Proto::TcpPkt | Proto::TcpStream | Proto::App(_) => &[Transport::Tcp],
             Proto::Udp => &[Transport::Udp],
             Proto::Icmp => &[Transport::Icmp],

@@ -1,6 +1,7 @@
-//! Transaction rules: rules whose matches read HTTP buffers (or test
-//! `app-layer-event`), judged once per transaction rather than per
-//! packet.
+//! Transaction rules: rules whose matches read app-layer buffers (or
+//! test `app-layer-event`), judged once per transaction rather than per
+//! packet. A transaction is an HTTP exchange, a DNS message or a TLS
+//! handshake ([`TxRef`]).
 //!
 //! The engine tells the detector which transactions of the packet's
 //! direction gained parts ([`TxUpdate`]); each is inspected against the
@@ -29,7 +30,9 @@ use std::collections::HashMap;
 
 use super::content::{Buf, Chain};
 use super::prefilter::Prefilter;
-use crate::app::http::{Anomaly, HttpParser, Transaction};
+use crate::app::dns::DnsMessage;
+use crate::app::http::{Anomaly, AnomalySet, HttpParser, Transaction};
+use crate::app::tls::TlsInfo;
 use crate::app::AppProto;
 use crate::rules::buffers::{HttpBuf, Side, Transform};
 use crate::rules::{Match, Rule};
@@ -48,6 +51,27 @@ pub struct AppView<'a> {
     pub http: Option<&'a HttpParser>,
     /// Transactions to inspect in the packet's direction.
     pub updates: &'a [TxUpdate],
+    /// DNS messages to inspect in the packet's direction.
+    pub dns: &'a [DnsMessage],
+    /// The flow's TLS transaction, on a packet that added to it.
+    pub tls: Option<&'a TlsInfo>,
+}
+
+/// One transaction of any parsed protocol.
+#[derive(Debug, Clone, Copy)]
+pub enum TxRef<'a> {
+    Http(&'a Transaction),
+    Dns(&'a DnsMessage),
+    Tls(&'a TlsInfo),
+}
+
+impl TxRef<'_> {
+    fn anomalies(self) -> AnomalySet {
+        match self {
+            TxRef::Http(tx) => tx.anomalies(),
+            _ => AnomalySet::default(),
+        }
+    }
 }
 
 /// Whether a rule is judged per transaction.
@@ -154,7 +178,7 @@ impl TxRules {
 
     /// Rule ids of the candidates for one side of `tx`, in rule order,
     /// into `out` (cleared first).
-    pub fn candidates(&self, tx: &Transaction, to_server: bool, out: &mut Vec<u32>) {
+    pub fn candidates(&self, tx: TxRef<'_>, to_server: bool, out: &mut Vec<u32>) {
         out.clear();
         for f in &self.filters {
             if !side_fits(f.buf.side(), to_server, true) {
@@ -177,10 +201,10 @@ impl TxRules {
     pub fn matches(
         &self,
         id: u32,
-        tx: &Transaction,
+        tx: TxRef<'_>,
         to_server: bool,
         stream: &[u8],
-        flow_anomalies: crate::app::http::AnomalySet,
+        flow_anomalies: AnomalySet,
     ) -> bool {
         let Ok(i) = self.rules.binary_search_by_key(&id, |r| r.id) else {
             return false;
@@ -193,7 +217,9 @@ impl TxRules {
             .events
             .iter()
             .all(|&a| tx.anomalies().contains(a) || flow_anomalies.contains(a));
-        if !events_ok {
+        // A rule reads one protocol's buffers; on another it never fires.
+        let proto_ok = rule.parts.iter().all(|p| p.buf.app() == tx.proto());
+        if !events_ok || !proto_ok {
             return false;
         }
         if let Some(chain) = &rule.stream {
@@ -334,9 +360,41 @@ fn fast_pattern(rule: &Rule) -> Option<(HttpBuf, &[u8])> {
     pick.map(|(b, c)| (b, c.fast_bytes()))
 }
 
+impl TxRef<'_> {
+    fn proto(self) -> AppProto {
+        match self {
+            TxRef::Http(_) => AppProto::Http,
+            TxRef::Dns(_) => AppProto::Dns,
+            TxRef::Tls(_) => AppProto::Tls,
+        }
+    }
+}
+
 /// The data of `buf` for one side of `tx`: none when that part is not
-/// parsed (or the header is absent), several for per-field buffers.
-pub fn buffers(tx: &Transaction, buf: HttpBuf, to_server: bool) -> Vec<Cow<'_, [u8]>> {
+/// parsed (or the header is absent, or `tx` is of another protocol),
+/// several for per-field buffers (one per DNS question).
+pub fn buffers<'t>(tx: TxRef<'t>, buf: HttpBuf, to_server: bool) -> Vec<Cow<'t, [u8]>> {
+    match (tx, buf) {
+        (TxRef::Http(tx), _) => http_buffers(tx, buf, to_server),
+        (TxRef::Dns(m), HttpBuf::DnsQuery) => {
+            m.queries.iter().map(|q| Cow::Borrowed(&q[..])).collect()
+        }
+        (TxRef::Tls(t), _) => {
+            let c = t.cert.as_ref();
+            let data = match buf {
+                HttpBuf::TlsSni => t.sni.as_deref(),
+                HttpBuf::TlsCertSubject => c.map(|c| &c.subject[..]),
+                HttpBuf::TlsCertIssuer => c.map(|c| &c.issuer[..]),
+                HttpBuf::TlsCertSerial => c.map(|c| &c.serial[..]),
+                _ => None,
+            };
+            data.map(Cow::Borrowed).into_iter().collect()
+        }
+        _ => Vec::new(),
+    }
+}
+
+fn http_buffers(tx: &Transaction, buf: HttpBuf, to_server: bool) -> Vec<Cow<'_, [u8]>> {
     use HttpBuf::*;
     fn one(d: Option<&[u8]>) -> Vec<Cow<'_, [u8]>> {
         d.map(Cow::Borrowed).into_iter().collect()
@@ -410,5 +468,6 @@ pub fn buffers(tx: &Transaction, buf: HttpBuf, to_server: bool) -> Vec<Cow<'_, [
             h.map(|h| h.fields().iter().map(|f| Cow::Owned(f.line())).collect())
                 .unwrap_or_default()
         }
+        DnsQuery | TlsSni | TlsCertSubject | TlsCertIssuer | TlsCertSerial => Vec::new(),
     }
 }

@@ -59,7 +59,7 @@ use state::Ctx;
 use threshold::{Outcome, Seen};
 
 pub use group::fast_pattern;
-pub use http::{AppView, TxUpdate};
+pub use http::{AppView, TxRef, TxUpdate};
 pub use state::{FlowVars, Globals};
 
 /// Stream candidates kept for a retry per flow direction.
@@ -443,34 +443,37 @@ impl Detector {
         scratch: &mut Scratch,
         hits: &mut Vec<Hit>,
     ) {
-        let Some(parser) = input.app.http else {
-            return;
-        };
         let stream = match &input.stream {
             Some(v) => v.window,
             None => input.packet.payload,
         };
+        let app = &input.app;
+        let flow_anomalies = app.http.map(|p| p.flow_anomalies()).unwrap_or_default();
+        let http = app.updates.iter().filter_map(|up| {
+            let tx = app.http?.tx(up.tx_id)?;
+            Some((up.tx_id, TxRef::Http(tx)))
+        });
+        let dns = app.dns.iter().map(|m| (m.tx_id, TxRef::Dns(m)));
+        // A flow has one TLS transaction: number 0.
+        let tls = app.tls.map(|t| (0, TxRef::Tls(t)));
         let mut cands = std::mem::take(&mut scratch.tx_candidates);
-        for up in input.app.updates {
-            let Some(tx) = parser.tx(up.tx_id) else {
-                continue;
-            };
+        for (tx_id, tx) in http.chain(dns).chain(tls) {
             self.tx.candidates(tx, input.to_server, &mut cands);
             for &id in &cands {
-                if flow.tx_fired(up.tx_id, id) {
+                if flow.tx_fired(tx_id, id) {
                     continue;
                 }
                 let ok = self
                     .tx
-                    .matches(id, tx, input.to_server, stream, parser.flow_anomalies())
+                    .matches(id, tx, input.to_server, stream, flow_anomalies)
                     && self.verify(id, input, flow, globals, None);
                 if !ok {
                     continue;
                 }
-                flow.set_tx_fired(up.tx_id, id);
+                flow.set_tx_fired(tx_id, id);
                 if let Some(hit) = self.matched(id, input, flow, globals) {
                     hits.push(Hit {
-                        tx_id: Some(up.tx_id),
+                        tx_id: Some(tx_id),
                         ..hit
                     });
                 }

@@ -4,6 +4,7 @@
 
 use super::http::TxRules;
 use crate::app::http::{AnomalySet, HttpParser};
+use crate::detect::TxRef;
 use crate::flow::Dir;
 use crate::rules::{parse_rule, Classifications, Vars};
 
@@ -187,8 +188,9 @@ fn each_buffer_matches_its_part() {
         let rules = TxRules::build(&[rule]).expect("builds");
         let judge = |to_server| {
             let mut cands = Vec::new();
-            rules.candidates(tx, to_server, &mut cands);
-            cands.contains(&0) && rules.matches(0, tx, to_server, &[], AnomalySet::default())
+            rules.candidates(TxRef::Http(tx), to_server, &mut cands);
+            cands.contains(&0)
+                && rules.matches(0, TxRef::Http(tx), to_server, &[], AnomalySet::default())
         };
         assert_eq!(judge(true), on_request, "request side: {opts}");
         assert_eq!(judge(false), on_response, "response side: {opts}");
@@ -210,7 +212,7 @@ fn app_layer_events_read_the_transaction() {
         let text = format!("alert http any any -> any any (app-layer-event:{event}; sid:1;)");
         let rule = parse_rule(&text, &vars, &classes).expect("parses");
         let rules = TxRules::build(&[rule]).expect("builds");
-        rules.matches(0, tx, true, &[], p.flow_anomalies())
+        rules.matches(0, TxRef::Http(tx), true, &[], p.flow_anomalies())
     };
     assert!(judge("http.request_chunk_extension"));
     assert!(!judge("http.missing_host_header"));

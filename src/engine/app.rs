@@ -8,6 +8,7 @@
 //! A direction is closed for the parser once its FIN was seen and every
 //! byte before it delivered, or when the flow ends.
 
+use crate::app::dns::DnsMessage;
 use crate::app::http::{HttpConfig, HttpEvent};
 use crate::app::{AppEvent, AppSession};
 use crate::detect::{AppView, TxUpdate};
@@ -24,6 +25,10 @@ pub struct FlowApp {
     /// Transactions that gained parts, per direction, until a packet
     /// (or flow end) of that direction inspected them.
     pending: [Vec<TxUpdate>; 2],
+    /// DNS messages of each direction not inspected yet.
+    dns: [Vec<DnsMessage>; 2],
+    /// Directions whose packets have a TLS update to inspect.
+    tls: [bool; 2],
     events: Vec<AppEvent>,
 }
 
@@ -34,12 +39,28 @@ impl FlowApp {
             fed: [0; 2],
             closed: [false; 2],
             pending: Default::default(),
+            dns: Default::default(),
+            tls: [false; 2],
             events: Vec::new(),
+        }
+    }
+
+    fn with_session(session: AppSession) -> FlowApp {
+        FlowApp {
+            session,
+            ..FlowApp::new(0)
         }
     }
 
     /// Notes the transactions the last feed or close changed.
     fn collect(&mut self) {
+        for (dir, m) in self.session.take_dns() {
+            self.dns[dir.index()].push(m);
+        }
+        let up = self.session.take_tls_updates();
+        for (mine, new) in self.tls.iter_mut().zip(up) {
+            *mine |= new;
+        }
         for e in self.events.drain(..) {
             let (tx_id, dir) = match e {
                 AppEvent::Http(HttpEvent::Headers { tx_id, dir })
@@ -102,6 +123,20 @@ pub fn feed(flow: &mut Flow, dir: Dir, ending: bool) {
     app.collect();
 }
 
+/// A UDP datagram of `dir`: the first one decides the flow's
+/// protocol (only DNS is parsed over UDP).
+pub fn datagram(flow: &mut Flow, dir: Dir, payload: &[u8]) {
+    if flow.key.proto != 17 {
+        return;
+    }
+    let ports = (flow.client.port, flow.server().port);
+    let app = flow
+        .app
+        .get_or_insert_with(|| Box::new(FlowApp::with_session(AppSession::udp(ports, payload))));
+    app.session.datagram(dir, payload);
+    app.collect();
+}
+
 /// What detection sees of the flow's application layer for a packet
 /// of `dir`.
 pub fn view(app: Option<&FlowApp>, dir: Dir) -> AppView<'_> {
@@ -111,15 +146,17 @@ pub fn view(app: Option<&FlowApp>, dir: Dir) -> AppView<'_> {
             proto: a.session.proto(),
             http: a.session.http(),
             updates: &a.pending[dir.index()],
+            dns: &a.dns[dir.index()],
+            tls: a.session.tls().filter(|_| a.tls[dir.index()]),
         },
     }
 }
 
 /// Whether `dir` has transactions waiting to be inspected.
 pub fn has_updates(flow: &Flow, dir: Dir) -> bool {
-    flow.app
-        .as_deref()
-        .is_some_and(|a| !a.pending[dir.index()].is_empty())
+    flow.app.as_deref().is_some_and(|a| {
+        !a.pending[dir.index()].is_empty() || !a.dns[dir.index()].is_empty() || a.tls[dir.index()]
+    })
 }
 
 /// After detection of a packet of `dir`: its updates were inspected;
@@ -130,6 +167,12 @@ pub fn inspected(flow: &mut Flow, dir: Dir) {
         return;
     };
     app.pending[dir.index()].clear();
+    // DNS messages and TLS parts are judged once, by the packet that
+    // completed them.
+    if let Some(last) = app.dns[dir.index()].drain(..).next_back() {
+        flow.vars.forget_txs_before(last.tx_id + 1);
+    }
+    app.tls[dir.index()] = false;
     let Some(parser) = app.session.http_mut() else {
         return;
     };

@@ -1,5 +1,7 @@
-//! HTTP buffers: which keyword selects which part of a transaction,
+//! App-layer buffers: which keyword selects which part of a
+//! transaction (an HTTP exchange, a DNS message, a TLS ClientHello),
 //! and the transforms applied to a buffer before it is matched.
+//! The type is still named for HTTP, its first and largest user.
 //!
 //! A buffer is selected two ways, with the same result: a sticky
 //! keyword (`http.uri;`) that every later payload keyword applies to,
@@ -74,6 +76,16 @@ pub enum HttpBuf {
     RequestHeader,
     /// `http.response_header`
     ResponseHeader,
+    /// `dns.query`: each question's name, dotted, no trailing dot.
+    DnsQuery,
+    /// `tls.sni`: the ClientHello's server name.
+    TlsSni,
+    /// `tls.cert_subject`: the server certificate's subject.
+    TlsCertSubject,
+    /// `tls.cert_issuer`
+    TlsCertIssuer,
+    /// `tls.cert_serial`: `0A:E1:...`
+    TlsCertSerial,
 }
 
 /// Which message of a transaction a buffer comes from.
@@ -119,6 +131,11 @@ impl HttpBuf {
             "http.start" | "http_start" => Start,
             "http.request_header" => RequestHeader,
             "http.response_header" => ResponseHeader,
+            "dns.query" | "dns_query" => DnsQuery,
+            "tls.sni" | "tls_sni" => TlsSni,
+            "tls.cert_subject" | "tls_cert_subject" => TlsCertSubject,
+            "tls.cert_issuer" | "tls_cert_issuer" => TlsCertIssuer,
+            "tls.cert_serial" | "tls_cert_serial" => TlsCertSerial,
             _ => return None,
         })
     }
@@ -170,11 +187,25 @@ impl HttpBuf {
         use HttpBuf::*;
         match self {
             Uri | UriRaw | Method | RequestLine | Host | HostRaw | UserAgent | Referer | Accept
-            | AcceptLang | AcceptEnc | RequestBody | RequestHeader => Side::Request,
+            | AcceptLang | AcceptEnc | RequestBody | RequestHeader | DnsQuery | TlsSni => {
+                Side::Request
+            }
             StatCode | StatMsg | ResponseLine | Server | Location | ResponseBody
-            | ResponseHeader => Side::Response,
+            | ResponseHeader | TlsCertSubject | TlsCertIssuer | TlsCertSerial => Side::Response,
             Protocol | Header | HeaderRaw | HeaderNames | Cookie | ContentType | Connection
             | ContentLen | FileData | Start => Side::Both,
+        }
+    }
+
+    /// The protocol whose transactions hold this buffer.
+    pub fn app(self) -> crate::app::AppProto {
+        match self {
+            HttpBuf::DnsQuery => crate::app::AppProto::Dns,
+            HttpBuf::TlsSni
+            | HttpBuf::TlsCertSubject
+            | HttpBuf::TlsCertIssuer
+            | HttpBuf::TlsCertSerial => crate::app::AppProto::Tls,
+            _ => crate::app::AppProto::Http,
         }
     }
 

@@ -131,13 +131,13 @@ pub fn parse_rule(text: &str, vars: &Vars, classes: &Classifications) -> Result<
         .ok_or_else(|| with_sid(RuleError::malformed("no sid").keyword("sid")))?;
 
     // Checked last so that unsupported keywords in app-layer rules are
-    // still counted as such. Protocols we detect load; HTTP buffers
-    // only make sense on HTTP.
+    // still counted as such. Protocols we detect load; a protocol's
+    // buffers (and HTTP's events) only make sense on that protocol.
     if let Proto::App(AppProto(name)) = &header.proto {
         let known = app_proto_of(name);
-        let http_ok = known == Some(crate::app::AppProto::Http)
-            || (options.buffers.is_empty() && options.app_events.is_empty());
-        if known.is_none() || !http_ok {
+        let bufs_ok = options.buffers.iter().all(|b| Some(b.buf.app()) == known);
+        let events_ok = options.app_events.is_empty() || known == Some(crate::app::AppProto::Http);
+        if known.is_none() || !bufs_ok || !events_ok {
             return Err(with_sid(RuleError::unsupported_protocol(name)));
         }
     }

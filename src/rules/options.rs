@@ -253,6 +253,12 @@ fn apply(o: &mut Options, opt: &RawOption<'_>, classes: &Classifications) -> Res
         }
         "metadata" => o.metadata.push(value.to_string()),
         "reference" => o.references.push(value.to_string()),
+        // Only asks for the packets after an alert to be logged too,
+        // which we do not do: the rule's detection is unaffected.
+        "tag" => match value.split(',').next().map(str::trim) {
+            Some("session" | "host") => {}
+            _ => return Err(format!("bad tag '{value}'").into()),
+        },
         "content" => o.push_anchor(Match::Content(parse_content(value)?)),
         "uricontent" => {
             let c = parse_content(value)?;
@@ -467,6 +473,7 @@ fn is_known(name: &str) -> bool {
             | "priority"
             | "metadata"
             | "reference"
+            | "tag"
             | "content"
             | "pcre"
             | "depth"
