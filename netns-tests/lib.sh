@@ -257,3 +257,36 @@ expect_alerts() {
     [[ $got == "$want" ]] || fail "expected $want '$action' alert(s) for" \
         "sid $sid, found $got; alerts: $(eve_alerts | tr '\n' ';')"
 }
+
+# topology_devices: the two [[device]] tables of scripts/topology-up.sh's
+# layout, for a `run --config` file.
+topology_devices() {
+    cat <<TOML
+[[device]]
+name = "$P-tun-c"
+netns = "$P-client"
+kind = "tun"
+
+[[device]]
+name = "$P-tun-s"
+netns = "$P-server"
+kind = "tun"
+TOML
+}
+
+# crafted_topology: scripts/topology-up.sh's layout for tests whose client
+# crafts TCP with raw sockets. The client kernel has no socket for those
+# connections and would reset them, so its RSTs are dropped (in the
+# client namespace only).
+crafted_topology() {
+    command -v nft >/dev/null || fail "nft is missing: install nftables (scripts/deps.sh)"
+    "$REPO/scripts/topology-up.sh" "$P" >/dev/null || fail "topology-up failed"
+    in_ns client nft -f - <<'NFT' || fail "nft could not load the RST filter"
+table inet crafted {
+    chain out {
+        type filter hook output priority 0; policy accept;
+        tcp flags & rst == rst drop
+    }
+}
+NFT
+}

@@ -16,17 +16,7 @@ need_root
 lab_init
 
 CLIENT6=fd00:0:0:1::2
-command -v nft >/dev/null || fail "nft is missing: install nftables (scripts/deps.sh)"
-
-"$REPO/scripts/topology-up.sh" "$P" >/dev/null || fail "topology-up failed"
-in_ns client nft -f - <<'NFT' || fail "nft could not load the RST filter"
-table inet flood {
-    chain out {
-        type filter hook output priority 0; policy accept;
-        tcp flags & rst == rst drop
-    }
-}
-NFT
+crafted_topology
 bg_ns server sink python3 "$NT_DIR/flood.py" sink :: 9000 \
     --ready "$WORK/sink-ready"
 wait_for 10 "the sink" test -e "$WORK/sink-ready" || fail "sink did not start"
@@ -55,14 +45,8 @@ HOME_NET = "[198.18.0.0/15,fd00::/8]"
 [stream]
 memcap = $memcap
 
-[[device]]
-name = "$P-tun-c"
-netns = "$P-client"
-
-[[device]]
-name = "$P-tun-s"
-netns = "$P-server"
 TOML
+    topology_devices >>"$WORK/run.toml"
     pc_start run --config "$WORK/run.toml"
     ping_ok() { in_ns client ping -c1 -W1 -q "$SERVER4" >/dev/null 2>&1; }
     wait_for 30 "ping through portcullis" ping_ok || fail "no ping through portcullis"

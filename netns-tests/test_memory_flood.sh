@@ -45,19 +45,7 @@ INORDER=${FLOOD_INORDER:-12}
 SEGS=${FLOOD_SEGS:-30}
 FRAGS=${FLOOD_FRAGS:-60000}
 
-command -v nft >/dev/null || fail "nft is missing: install nftables (scripts/deps.sh)"
-
-"$REPO/scripts/topology-up.sh" "$P" >/dev/null || fail "topology-up failed"
-# flood.py crafts its connections: the client kernel has no socket for
-# them, so drop the RSTs it would send (client namespace only).
-in_ns client nft -f - <<'NFT' || fail "nft could not load the RST filter"
-table inet flood {
-    chain out {
-        type filter hook output priority 0; policy accept;
-        tcp flags & rst == rst drop
-    }
-}
-NFT
+crafted_topology
 
 mkdir "$WORK/www"
 head -c 1000000 /dev/urandom >"$WORK/www/file.bin"
@@ -86,16 +74,8 @@ cap = $FLOW_CAP
 memcap = $MEMCAP
 window = $WINDOW
 
-[[device]]
-name = "$P-tun-c"
-netns = "$P-client"
-kind = "tun"
-
-[[device]]
-name = "$P-tun-s"
-netns = "$P-server"
-kind = "tun"
 TOML
+topology_devices >>"$WORK/run.toml"
 
 pc_start run --config "$WORK/run.toml"
 wait_for 30 "HTTP through portcullis" http_ready || fail "no HTTP through portcullis"

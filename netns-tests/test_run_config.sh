@@ -28,17 +28,8 @@ classification = "$REPO/rules/classification.config"
 [vars]
 HOME_NET = "[198.18.0.0/15,fd00::/8]"
 HTTP_PORTS = "80"
-
-[[device]]
-name = "$P-tun-c"
-netns = "$P-client"
-kind = "tun"
-
-[[device]]
-name = "$P-tun-s"
-netns = "$P-server"
-kind = "tun"
 TOML
+topology_devices >>"$WORK/run.toml"
 
 note "run --config, mode overridden to ips"
 pc_start run --config "$WORK/run.toml" --mode ips
