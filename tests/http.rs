@@ -44,6 +44,16 @@ fn pipelined_requests_are_judged_one_by_one() {
     r.send(&seg(true, F::ACK | F::PSH, 101, 501, two));
     let ids: Vec<_> = tx_alerts(&r).into_iter().map(|a| a.1).collect();
     assert_eq!(ids, vec![Some(0), Some(2)]);
+    // Each alert names its own transaction in EVE's `http` object.
+    let urls: Vec<_> = r
+        .events
+        .iter()
+        .filter_map(|e| match e {
+            Event::Alert(a) => a.http.as_ref().and_then(|h| h.url.clone()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(urls, ["/p1", "/p3"]);
 }
 
 #[test]

@@ -51,6 +51,7 @@ pub fn alert(ctx: &AlertCtx<'_>, detector: &Detector, id: RuleId, blocked: bool)
         header: header("alert", ctx.ts, ctx.flow.id, ctx.pcap_cnt, ctx.pkt),
         tx_id: ctx.tx_id,
         app_proto: super::app::proto_name(ctx.flow),
+        http: http_meta(ctx),
         direction: ctx.dir.name(),
         alert: alert_info(rule, blocked),
         verdict: Some(verdict_info(rule.action(), ctx.pkt, ctx.dir, blocked)),
@@ -87,6 +88,26 @@ pub fn alert_info(rule: &crate::rules::Rule, blocked: bool) -> AlertInfo {
         category: rule.category().unwrap_or_default().to_string(),
         severity: rule.severity(),
     }
+}
+
+/// The HTTP transaction an alert is about: the one its rule matched in,
+/// else the flow's newest.
+fn http_meta(ctx: &AlertCtx<'_>) -> Option<eve::HttpMeta> {
+    let parser = ctx.flow.app.as_deref()?.session.http()?;
+    let tx = match ctx.tx_id {
+        Some(id) => parser.tx(id)?,
+        None => parser.transactions().last()?,
+    };
+    let text = |b: Option<&[u8]>| b.map(|b| String::from_utf8_lossy(b).into_owned());
+    Some(eve::HttpMeta {
+        hostname: text(tx.host()),
+        url: text(tx.uri_raw()),
+        http_user_agent: text(tx.user_agent()),
+        http_method: text(tx.method()),
+        protocol: text(tx.request_protocol()),
+        status: tx.status(),
+        length: tx.response_body().map(|b| b.wire_len()),
+    })
 }
 
 /// Whether a rule's content is matched on the stream when there is one

@@ -51,6 +51,10 @@ pub struct AlertEvent {
     pub tx_id: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub app_proto: Option<&'static str>,
+    /// The HTTP transaction's metadata, as Suricata's alert `http`
+    /// object carries it (what EveBox and dashboards show).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub http: Option<HttpMeta>,
     pub direction: &'static str,
     pub alert: AlertInfo,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -120,6 +124,24 @@ pub struct FlowCounters {
     pub src_port: Option<u16>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub dest_port: Option<u16>,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct HttpMeta {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hostname: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub http_user_agent: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub http_method: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub protocol: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status: Option<u16>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub length: Option<u64>,
 }
 
 #[derive(Debug, Clone, Serialize)]
