@@ -78,9 +78,7 @@ fn keywords_fit(rule: &Rule, p: &Packet<'_>) -> bool {
     if o.ttl.is_some_and(|c| !c.matches(u32::from(p.ip.ttl))) {
         return false;
     }
-    if o.ip_proto
-        .is_some_and(|c| !c.matches(u32::from(p.ip.proto)))
-    {
+    if !o.ip_proto.iter().all(|c| c.matches(u32::from(p.ip.proto))) {
         return false;
     }
     if let Some(flags) = o.flags {

@@ -476,3 +476,15 @@ fn random_payloads_do_not_panic() {
         let _ = stream_step(&d, &mut st, &seg, &window, start);
     }
 }
+
+/// GPL sid 2101620 lists `ip_proto:!1; ip_proto:!6; ...`: every one must
+/// hold. Keeping only the last made it fire on all TCP traffic.
+#[test]
+fn every_ip_proto_must_hold() {
+    let d =
+        detector(&["alert ip any any -> any any (ip_proto:!1; ip_proto:!6; ip_proto:!17; sid:1;)"]);
+    let syn = ipv4(CLIENT, SERVER, 6, 64, &tcp(1, 2, tcp_flags::SYN, b""));
+    assert!(sids(&d, &syn, true).is_empty());
+    let gre = ipv4(CLIENT, SERVER, 47, 64, &[0, 0, 0x08, 0x00]);
+    assert_eq!(sids(&d, &gre, true), vec![1]);
+}

@@ -34,7 +34,8 @@ pub struct Options {
     pub dsize: Option<Cmp>,
     pub flags: Option<Flags>,
     pub ttl: Option<Cmp>,
-    pub ip_proto: Option<Cmp>,
+    /// Every `ip_proto` must hold (rules list several, e.g. `!1; !6;`).
+    pub ip_proto: Vec<Cmp>,
     pub itype: Option<Cmp>,
     pub icode: Option<Cmp>,
     pub seq: Option<Cmp>,
@@ -314,7 +315,9 @@ fn apply(o: &mut Options, opt: &RawOption<'_>, classes: &Classifications) -> Res
         "dsize" => o.dsize = Some(Cmp::parse(value, 65535)?),
         "flags" => o.flags = Some(Flags::parse(value)?),
         "ttl" => o.ttl = Some(Cmp::parse(value, 255)?),
-        "ip_proto" => o.ip_proto = Some(Cmp::parse_with(value, 255, ip_proto_number)?),
+        "ip_proto" => o
+            .ip_proto
+            .push(Cmp::parse_with(value, 255, ip_proto_number)?),
         "itype" => o.itype = Some(Cmp::parse(value, 255)?),
         "icode" => o.icode = Some(Cmp::parse(value, 255)?),
         _ => return apply_more(o, name, value),
