@@ -290,3 +290,11 @@ table inet crafted {
 }
 NFT
 }
+
+# start_sink: flood.py's TCP sink on port 9000 in the server namespace,
+# waited for until it listens.
+start_sink() {
+    bg_ns server sink python3 "$NT_DIR/flood.py" sink :: 9000 \
+        --ready "$WORK/sink-ready"
+    wait_for 10 "the sink" test -e "$WORK/sink-ready" || fail "sink did not start"
+}

@@ -17,9 +17,7 @@ lab_init
 
 CLIENT6=fd00:0:0:1::2
 crafted_topology
-bg_ns server sink python3 "$NT_DIR/flood.py" sink :: 9000 \
-    --ready "$WORK/sink-ready"
-wait_for 10 "the sink" test -e "$WORK/sink-ready" || fail "sink did not start"
+start_sink
 
 cat >"$WORK/r.rules" <<'RULES'
 drop tcp any any -> any 9001 (msg:"evasion attack"; flow:established,to_server; content:"ATTACKPAYLOAD-XYZZY"; sid:3000001; rev:1;)

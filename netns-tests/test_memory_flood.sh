@@ -51,9 +51,7 @@ mkdir "$WORK/www"
 head -c 1000000 /dev/urandom >"$WORK/www/file.bin"
 bg_ns server http python3 -m http.server --bind "$SERVER4" \
     --directory "$WORK/www" 80
-bg_ns server sink python3 "$NT_DIR/flood.py" sink :: 9000 \
-    --ready "$WORK/sink-ready"
-wait_for 10 "the sink" test -e "$WORK/sink-ready" || fail "sink did not start"
+start_sink
 
 cat >"$WORK/flood.rules" <<'RULES'
 drop tcp any any -> any 9000 (msg:"flood test attack"; flow:established,to_server; content:"ATTACKPAYLOAD-XYZZY"; sid:3000002; rev:1;)

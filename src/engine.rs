@@ -307,10 +307,7 @@ impl Engine {
         }
         *self.stats.decoder_errors.entry(e.event()).or_default() += 1;
         tracing::trace!(error = e.event(), "undecodable packet");
-        match self.cfg.mode {
-            Mode::Ips => Verdict::Drop,
-            Mode::Ids => Verdict::Forward,
-        }
+        self.enforce(Verdict::Drop)
     }
 
     fn packet(
